@@ -1,0 +1,88 @@
+"""Synthesis settings: a dataclass loaded from ``configs/synth.yaml`` with unknown keys rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from digitdet.errors import UserError, closest
+
+
+@dataclass
+class SynthConfig:
+    """Every knob of the scene synthesizer (sizes in pixels of the written image)."""
+
+    seed: int = 0
+    scenes: dict[str, int] = field(default_factory=lambda: {"train": 8000, "val": 500, "test": 500})
+    # Which MNIST digits feed which split: "train" = MNIST training file, "t10k" = test file,
+    # slices as [start, stop). Test scenes must use only t10k 5000-9999 (never seen in training).
+    pools: dict[str, list[str]] = field(default_factory=lambda: {
+        "train": ["train[0:4500]", "t10k[0:4500]"],
+        "val": ["train[4500:5000]", "t10k[4500:5000]"],
+        "test": ["t10k[5000:10000]"],
+    })
+    sizes: list[list[int]] = field(default_factory=lambda: [[640, 480], [480, 640], [560, 560]])
+    size_weights: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
+    surfaces: dict[str, float] = field(default_factory=lambda: {
+        "white": 1.0, "lined": 1.0, "squared": 1.0, "sticky": 0.5, "whiteboard": 1.0,
+        "blackboard": 0.7, "blackpad": 0.5, "canvas_white": 0.8, "canvas_black": 0.5,
+        "form": 0.8, "cardboard": 0.3})
+    digit_height: list[float] = field(default_factory=lambda: [22.0, 200.0])
+    single_prob: float = 0.12  # scenes with one big digit or short number (drawing pads)
+    natural_prob: float = 0.3  # keep the MNIST stroke instead of redrawing with a pen
+    pen_rel: list[float] = field(default_factory=lambda: [0.03, 0.2])  # pen width / digit height
+    hairline_prob: float = 0.15  # pens of 0.6-1.5 px whatever the digit height
+    touch_prob: float = 0.25  # neighbours touching or slightly overlapping
+    max_digits: int = 80
+    separator_prob: float = 0.3
+    underline_prob: float = 0.2
+    box_prob: float = 0.2
+    comb_prob: float = 0.1
+    scribble_prob: float = 0.3
+    text_prob: float = 0.4
+    table_prob: float = 0.15
+    page_edge_prob: float = 0.2
+    perspective_prob: float = 0.4
+    perspective: float = 0.06
+    camera_prob: float = 0.8
+    jpeg_quality: int = 92
+
+    def validate(self) -> SynthConfig:
+        """Check values; raise :class:`UserError` naming the bad setting."""
+        for name, n in self.scenes.items():
+            if name not in ("train", "val", "test") or n < 0:
+                raise UserError(f"scenes: bad split or count {name}={n}")
+        for name in self.scenes:
+            if name not in self.pools:
+                raise UserError(f"pools: no digit pool for split '{name}'")
+        if len(self.sizes) != len(self.size_weights):
+            raise UserError("sizes and size_weights must have the same length")
+        lo, hi = self.digit_height
+        if not 4 <= lo < hi:
+            raise UserError(f"digit_height must be [min, max] with 4 <= min < max, got {self.digit_height}")
+        return self
+
+
+def load_synth_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SynthConfig:
+    """Read a YAML file into :class:`SynthConfig`; an unknown key is a :class:`UserError`."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"synthesis config {p} not found")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise UserError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{p}: expected a mapping of settings")
+    data.update(overrides or {})
+    known = {f.name for f in dataclasses.fields(SynthConfig)}
+    for key in data:
+        if key not in known:
+            raise UserError(f"unknown synthesis setting '{key}'{closest(key, known)}")
+    return SynthConfig(**data).validate()

@@ -1,0 +1,154 @@
+"""Digit glyphs: MNIST crops turned into ink masks of any size and pen width.
+
+Each MNIST digit is tight-cropped and thinned to a stroke skeleton (a graph of points and edges),
+so it can be redrawn with any pen: a 1-px hairline on a big canvas, a fat marker, or the natural
+MNIST stroke (plain resize). Masks are ``float32`` in ``[0, 1]`` (1 = full ink).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK = 64  # working height (px) of the skeleton
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One digit: ``crop (h, w) uint8`` tight ink crop, skeleton ``points (P, 2) float32`` (x, y)
+    in units of the crop height, ``edges (E, 2) int32`` index pairs, and the digit ``label``."""
+
+    crop: np.ndarray
+    points: np.ndarray
+    edges: np.ndarray
+    label: int
+
+    @property
+    def aspect(self) -> float:
+        """Width / height of the tight crop."""
+        return self.crop.shape[1] / self.crop.shape[0]
+
+
+def tight_crop(img: np.ndarray, thresh: int = 30) -> np.ndarray:
+    """Crop ``(28, 28) uint8`` to the bounding box of pixels above ``thresh``."""
+    ys, xs = np.nonzero(img > thresh)
+    if len(ys) == 0:
+        return img
+    return img[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+
+
+def zhang_suen(mask: np.ndarray) -> np.ndarray:
+    """Thin a binary ``(H, W) bool`` mask to a one-pixel skeleton (Zhang-Suen, vectorised)."""
+    img = np.pad(mask.astype(np.uint8), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            p = img
+            n = [np.roll(np.roll(p, dy, 0), dx, 1) for dy, dx in
+                 ((1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1))]
+            # neighbours P2..P9 clockwise from north: roll by +1 row brings the north pixel here
+            p2, p3, p4, p5, p6, p7, p8, p9 = n
+            b = p2 + p3 + p4 + p5 + p6 + p7 + p8 + p9
+            seq = [p2, p3, p4, p5, p6, p7, p8, p9, p2]
+            a = sum(((seq[i] == 0) & (seq[i + 1] == 1)).astype(np.uint8) for i in range(8))
+            if step == 0:
+                c = (p2 * p4 * p6 == 0) & (p4 * p6 * p8 == 0)
+            else:
+                c = (p2 * p4 * p8 == 0) & (p2 * p6 * p8 == 0)
+            remove = (p == 1) & (b >= 2) & (b <= 6) & (a == 1) & c
+            if remove.any():
+                img = img.copy()
+                img[remove] = 0
+                changed = True
+        if not changed:
+            return img[1:-1, 1:-1].astype(bool)
+
+
+def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
+    """Fill holes smaller than ``max_area`` px in a ``bool`` mask (they would thin into loops)."""
+    m = mask.astype(np.uint8)
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return mask
+    for cnt, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True):
+        if parent >= 0 and cv2.contourArea(cnt) <= max_area:
+            cv2.drawContours(m, [cnt], -1, 1, -1)
+    return m.astype(bool)
+
+
+def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Skeleton of a tight crop as ``points (P, 2) float32`` (x, y; crop height = 1) and
+    ``edges (E, 2) int32``, smoothed so that redrawn strokes are curves, not staircases."""
+    h, w = crop.shape
+    scale = WORK / h
+    big = cv2.resize(crop, (max(1, round(w * scale)), WORK), interpolation=cv2.INTER_CUBIC)
+    skel = zhang_suen(fill_small_holes(big > 110, max_area=0.012 * WORK * WORK))
+    ys, xs = np.nonzero(skel)
+    if len(ys) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.int32)
+    index = -np.ones(skel.shape, np.int64)
+    index[ys, xs] = np.arange(len(ys))
+    edges = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        y2, x2 = ys + dy, xs + dx
+        ok = (y2 < skel.shape[0]) & (x2 >= 0) & (x2 < skel.shape[1])
+        j = np.full(len(ys), -1)
+        j[ok] = index[y2[ok], x2[ok]]
+        sel = j >= 0
+        edges.append(np.stack([np.nonzero(sel)[0], j[sel]], 1))
+    e = np.concatenate(edges).astype(np.int32)
+    pts = np.stack([xs, ys], 1).astype(np.float32) + 0.5
+    # Laplacian smoothing of degree-2 points (keeps ends and junctions in place)
+    deg = np.bincount(e.ravel(), minlength=len(pts))
+    for _ in range(3):
+        acc = np.zeros_like(pts)
+        np.add.at(acc, e[:, 0], pts[e[:, 1]])
+        np.add.at(acc, e[:, 1], pts[e[:, 0]])
+        mid = deg == 2
+        pts[mid] = 0.5 * pts[mid] + 0.5 * acc[mid] / 2
+    return (pts / WORK).astype(np.float32), e
+
+
+def make_glyph(img28: np.ndarray, label: int) -> Glyph:
+    """Build a :class:`Glyph` from one ``(28, 28) uint8`` MNIST image."""
+    crop = tight_crop(img28)
+    pts, edges = skeleton_graph(crop)
+    return Glyph(crop=crop, points=pts, edges=edges, label=int(label))
+
+
+def render_natural(glyph: Glyph, height: int, width: int) -> np.ndarray:
+    """The MNIST stroke itself resized to ``(height, width)``: ``float32`` mask in [0, 1]."""
+    out = cv2.resize(glyph.crop, (width, height), interpolation=cv2.INTER_CUBIC if
+                     height > glyph.crop.shape[0] else cv2.INTER_AREA)
+    return np.clip(out.astype(np.float32) * (1.4 / 255.0), 0.0, 1.0)
+
+
+def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
+                  jitter: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Redraw the skeleton with a round pen ``pen`` px wide into a ``(height, width)`` mask.
+
+    Pens under 1 px are drawn 1 px wide at reduced intensity (a faint hairline). ``jitter``
+    wobbles points by that fraction of the height (hand tremor). Returns ``float32`` in [0, 1].
+    """
+    if len(glyph.edges) == 0:
+        return render_natural(glyph, height, width)
+    pad = max(pen, 1.0) / 2 + 1
+    sx = (width - 2 * pad) / max(glyph.aspect, 1e-3)
+    sy = height - 2 * pad
+    pts = glyph.points.copy()
+    if jitter and rng is not None:
+        pts = pts + rng.normal(0, jitter, pts.shape).astype(np.float32)
+    xy = np.empty_like(pts)
+    xy[:, 0] = pts[:, 0] * max(sx, 1) + pad
+    xy[:, 1] = pts[:, 1] * max(sy, 1) + pad
+    fixed = np.round(xy * 16).astype(np.int32)  # 4 fractional bits for sub-pixel lines
+    segs = fixed[glyph.edges]  # (E, 2, 2): one 2-point polyline per skeleton edge
+    canvas = np.zeros((height, width), np.uint8)
+    thick = max(1, round(pen))
+    cv2.polylines(canvas, segs, False, 255, thickness=thick, lineType=cv2.LINE_AA, shift=4)
+    mask = canvas.astype(np.float32) * (1.0 / 255.0)
+    if pen < 1.0:
+        mask *= max(pen, 0.35)
+    return mask

@@ -1,0 +1,389 @@
+"""One synthetic handwriting scene: surface, numbers in lines, distractors, camera.
+
+:func:`make_scene` takes an explicit ``np.random.Generator``; the same generator state gives the
+same image and labels. Boxes are tight around each digit's ink (alpha >= 30 % of its peak), also
+after the perspective warp, which moves the ink pixels themselves and re-boxes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitdet.synth.camera import apply_camera
+from digitdet.synth.config import SynthConfig
+from digitdet.synth.glyphs import Glyph, make_glyph, render_natural, render_stroke
+from digitdet.synth.surfaces import INKS_DARK, INKS_LIGHT, apply_lighting, make_surface
+
+WORDS = ("Total", "Date", "Name", "Amount", "No.", "Page", "Score", "Room", "Qty", "Price",
+         "Sum", "Ref", "Account", "Pay to the order of", "Dollars", "Signature", "Class", "Test",
+         "Week", "Answer", "Result", "Invoice", "Phone", "Code", "Tel", "Order", "Level", "Temp")
+SEPARATORS = (".", ",", "-", "/", ":")
+INK_THRESHOLD = 0.3  # fraction of a digit's peak alpha that counts as ink for its box
+
+
+class GlyphPool:
+    """MNIST digits available to one split, with glyphs built lazily and cached."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images = images
+        self.labels = labels.astype(np.int64)
+        self.by_class = [np.flatnonzero(self.labels == c) for c in range(10)]
+        missing = [c for c in range(10) if len(self.by_class[c]) == 0]
+        if missing:
+            raise ValueError(f"digit pool has no examples of classes {missing}")
+        self._cache: dict[int, Glyph] = {}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def sample(self, rng: np.random.Generator, cls: int) -> Glyph:
+        """A random glyph of digit ``cls``."""
+        idx = int(self.by_class[cls][rng.integers(len(self.by_class[cls]))])
+        glyph = self._cache.get(idx)
+        if glyph is None:
+            glyph = self._cache[idx] = make_glyph(self.images[idx], int(self.labels[idx]))
+        return glyph
+
+
+@dataclass
+class Scene:
+    """A rendered scene: ``image (H, W, 3) uint8`` BGR, ``boxes (N, 4) float32`` xyxy pixels,
+    ``classes (N,) int64``, ``numbers`` as lists of digit indices in reading order, ``surface``."""
+
+    image: np.ndarray
+    boxes: np.ndarray
+    classes: np.ndarray
+    numbers: list[list[int]]
+    surface: str
+
+
+@dataclass
+class _Pen:
+    color: np.ndarray
+    width_rel: float  # pen width as a fraction of digit height (<0: absolute px, a hairline)
+    natural: bool
+    texture: str  # "", "chalk", "pencil"
+
+
+class _Canvas:
+    """Ink layers (one alpha map per pen) plus the digits placed so far."""
+
+    def __init__(self, h: int, w: int) -> None:
+        self.h, self.w = h, w
+        self.layers: list[tuple[_Pen, np.ndarray]] = []
+        self.ink_points: list[np.ndarray] = []  # per digit (K, 2) float32 x, y of ink pixels
+        self.classes: list[int] = []
+
+    def layer(self, pen: _Pen) -> np.ndarray:
+        for p, a in self.layers:
+            if p is pen:
+                return a
+        alpha = np.zeros((self.h, self.w), np.float32)
+        self.layers.append((pen, alpha))
+        return alpha
+
+    def paste(self, pen: _Pen, mask: np.ndarray, x: int, y: int) -> tuple[int, int, int, int] | None:
+        """Max-blend ``mask`` at top-left (x, y); return the pasted region or None if off-canvas."""
+        alpha = self.layer(pen)
+        mh, mw = mask.shape
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + mw, self.w), min(y + mh, self.h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        region = alpha[y0:y1, x0:x1]
+        np.maximum(region, mask[y0 - y: y1 - y, x0 - x: x1 - x], out=region)
+        return x0, y0, x1, y1
+
+
+def _pen_width(pen: _Pen, h: float) -> float:
+    return -pen.width_rel if pen.width_rel < 0 else max(1.0, pen.width_rel * h)
+
+
+def _digit_mask(rng: np.random.Generator, glyph: Glyph, pen: _Pen, h: float, slant: float,
+                angle: float) -> np.ndarray:
+    """Render, slant and rotate one digit; returns a padded ``float32`` mask."""
+    aspect = glyph.aspect * rng.uniform(0.85, 1.2)
+    w = max(aspect * h, 0.2 * h)  # a '1' is narrow, never a sliver
+    pw = _pen_width(pen, h)
+    hi, wi = max(4, round(h)), max(3, round(w + (0 if pen.natural else pw)))
+    if pen.natural:
+        mask = render_natural(glyph, hi, wi)
+    else:
+        mask = render_stroke(glyph, hi, wi, pw, jitter=rng.uniform(0, 0.01), rng=rng)
+    if abs(slant) < 1e-3 and abs(angle) < 0.3:
+        return mask
+    pad = int(0.35 * hi) + 2
+    mask = cv2.copyMakeBorder(mask, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    c = (mask.shape[1] / 2, mask.shape[0] / 2)
+    rot = cv2.getRotationMatrix2D(c, angle, 1.0)
+    shear = np.array([[1, -slant, slant * c[1]], [0, 1, 0]], np.float64)
+    m = rot @ np.vstack([shear, [0, 0, 1]])
+    return cv2.warpAffine(mask, m, (mask.shape[1], mask.shape[0]), flags=cv2.INTER_LINEAR)
+
+
+def _ink_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    peak = float(mask.max())
+    if peak <= 0.05:
+        return None
+    ys, xs = np.nonzero(mask >= INK_THRESHOLD * peak)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _separator(canvas: _Canvas, pen: _Pen, char: str, x: float, base: float, h: float) -> float:
+    """Draw a separator after position x on baseline ``base``; return its right edge."""
+    alpha = canvas.layer(pen)
+    t = max(1, round(_pen_width(pen, h)))
+    w = {".": 0.15, ",": 0.15, ":": 0.15, "-": 0.45, "/": 0.4}[char] * h
+    x0, x1 = int(x), int(x + w)
+    cx = (x0 + x1) // 2
+    if char in ".,":
+        cv2.circle(alpha, (cx, int(base - t)), max(1, t), 1.0, -1, cv2.LINE_AA)
+        if char == ",":
+            cv2.line(alpha, (cx, int(base - t)), (cx - int(0.08 * h), int(base + 0.2 * h)), 1.0,
+                     t, cv2.LINE_AA)
+    elif char == ":":
+        for fy in (0.25, 0.7):
+            cv2.circle(alpha, (cx, int(base - fy * h)), max(1, t), 1.0, -1, cv2.LINE_AA)
+    elif char == "-":
+        cv2.line(alpha, (x0, int(base - 0.5 * h)), (x1, int(base - 0.5 * h)), 1.0, t, cv2.LINE_AA)
+    else:
+        cv2.line(alpha, (x0, int(base)), (x1, int(base - h)), 1.0, t, cv2.LINE_AA)
+    return x + w
+
+
+def _scribble(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: float) -> None:
+    """A wavy non-digit stroke (loops, zig-zags, crossed-out marks)."""
+    alpha = canvas.layer(pen)
+    n = int(rng.integers(4, 12))
+    x0, y0 = rng.uniform(0, canvas.w), rng.uniform(0, canvas.h)
+    steps = rng.normal(0, h * 0.4, (n, 2)).cumsum(0)
+    steps[:, 0] += np.arange(n) * h * rng.uniform(0.1, 0.5)
+    pts = np.round((steps + [x0, y0]) * 16).astype(np.int32)
+    cv2.polylines(alpha, [pts], False, 1.0, max(1, round(_pen_width(pen, h))), cv2.LINE_AA, 4)
+
+
+def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
+    """Printed words (letters only, never digits) in a random Hershey font."""
+    font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX,
+                           cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX]))
+    for _ in range(int(rng.integers(1, 4))):
+        word = str(WORDS[rng.integers(len(WORDS))])
+        if rng.random() < 0.3:
+            word = word.upper()
+        scale = rng.uniform(0.25, 0.9) * h / 22
+        org = (int(rng.uniform(0, img.shape[1] * 0.8)), int(rng.uniform(h * 0.5, img.shape[0])))
+        col = tuple(float(v) for v in rng.uniform(0.0, 0.35, 3))
+        cv2.putText(img, word, org, font, max(scale, 0.3), col, max(1, int(scale * 1.5)),
+                    cv2.LINE_AA)
+
+
+def _choose_pen(rng: np.random.Generator, cfg: SynthConfig, dark_on_light: bool,
+                chalky: bool) -> _Pen:
+    inks = INKS_DARK if dark_on_light else INKS_LIGHT
+    name = list(inks)[rng.integers(len(inks))]
+    if dark_on_light and rng.random() < 0.5:
+        name = "black"
+    col = np.clip(np.array(inks[name], np.float32) + rng.uniform(-0.05, 0.05, 3), 0, 1)
+    natural = rng.random() < cfg.natural_prob
+    if rng.random() < cfg.hairline_prob:
+        width = -rng.uniform(0.6, 1.5)
+    else:
+        lo, hi = cfg.pen_rel
+        width = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    texture = "chalk" if chalky else ("pencil" if name == "pencil" else "")
+    return _Pen(col.astype(np.float32), width, natural, texture)
+
+
+def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas: _Canvas,
+            pens: list[_Pen], single: bool) -> list[list[int]]:
+    """Place numbers in lines; returns the numbers as digit-index lists in reading order."""
+    h_img, w_img = canvas.h, canvas.w
+    lo, hi = cfg.digit_height
+    if single:
+        hi_single = min(0.85 * h_img, 4 * hi)
+        base_h = float(np.exp(rng.uniform(np.log(max(lo, 0.25 * h_img)), np.log(hi_single))))
+    else:
+        hi_eff = min(hi, 0.5 * h_img)
+        base_h = float(np.exp(rng.uniform(np.log(lo), np.log(hi_eff))))
+    numbers: list[list[int]] = []
+    margin = 0.04 * min(h_img, w_img)
+    y = margin + rng.uniform(0.05, 0.6 if not single else 0.3) * (h_img - base_h - 2 * margin)
+    y = max(y, margin)
+    line_slant = rng.normal(0, 0.15)
+    n_lines = 1 if single else 999
+    while n_lines > 0 and y + base_h < h_img - margin and len(canvas.classes) < cfg.max_digits:
+        n_lines -= 1
+        line_h = base_h * rng.uniform(0.88, 1.12)
+        slope = rng.normal(0, 0.03)
+        x = margin + rng.uniform(0, 2.5) * line_h
+        if single:  # anywhere the short number fits
+            x = rng.uniform(margin, max(margin + 1, w_img - margin - 1.6 * line_h))
+        base0 = y + line_h
+        while len(canvas.classes) < cfg.max_digits:
+            pen = pens[rng.integers(len(pens))]
+            n_digits = int(rng.choice([1, 2, 3, 4, 5, 6], p=[0.2, 0.25, 0.2, 0.2, 0.08, 0.07]))
+            if single:
+                n_digits = int(rng.choice([1, 2, 3], p=[0.7, 0.2, 0.1]))
+            seps: dict[int, str] = {}
+            if rng.random() < cfg.separator_prob and n_digits >= 2:
+                seps[int(rng.integers(1, n_digits))] = str(SEPARATORS[rng.integers(len(SEPARATORS))])
+            est = n_digits * 0.75 * line_h + len(seps) * 1.2 * line_h
+            if x + est > w_img - margin:  # shorten the number to what still fits
+                n_fit = int((w_img - margin - x) / (0.75 * line_h))
+                if n_fit < 1 and not (single and not numbers):
+                    break
+                n_digits, seps = max(1, n_fit), {}
+            if rng.random() < 0.08 and not single:  # leading minus sign
+                x = _separator(canvas, pen, "-", x, base0 + slope * x, line_h) + 0.3 * line_h
+            touch = rng.random() < cfg.touch_prob
+            current: list[int] = []
+            start = x
+            for k in range(n_digits):
+                if k in seps:
+                    numbers.append(current) if current else None
+                    current = []
+                    x += rng.uniform(0.3, 0.45) * line_h
+                    x = _separator(canvas, pen, seps[k], x, base0 + slope * x, line_h)
+                    x += rng.uniform(0.3, 0.45) * line_h
+                cls = int(rng.integers(10))
+                glyph = pool.sample(rng, cls)
+                h = line_h * rng.uniform(0.9, 1.1)
+                mask = _digit_mask(rng, glyph, pen, h, line_slant + rng.normal(0, 0.05),
+                                   rng.normal(0, 3.0))
+                bb = _ink_bbox(mask)
+                if bb is None:
+                    continue
+                bx0, by0, bx1, by1 = bb
+                base = base0 + slope * x + rng.normal(0, 0.04) * line_h
+                px = int(round(x - bx0))
+                py = int(round(base - by1))
+                region = canvas.paste(pen, mask, px, py)
+                if region is None:
+                    continue
+                ys, xs = np.nonzero(mask >= INK_THRESHOLD * float(mask.max()))
+                pts = np.stack([xs + px, ys + py], 1).astype(np.float32)
+                inside = (pts[:, 0] >= 0) & (pts[:, 0] < w_img) & (pts[:, 1] >= 0) & (pts[:, 1] < h_img)
+                if inside.mean() < 0.6:
+                    continue
+                canvas.ink_points.append(pts[inside])
+                canvas.classes.append(cls)
+                current.append(len(canvas.classes) - 1)
+                gap = rng.uniform(-0.12, 0.02) if touch else rng.uniform(0.04, 0.28)
+                x = px + bx1 + gap * line_h
+            if current:
+                numbers.append(current)
+            _number_decor(rng, cfg, canvas, pen, start, x, base0 + slope * start, line_h)
+            x += rng.uniform(0.9, 3.0) * line_h
+        y += line_h * rng.uniform(1.35, 2.2)
+    return numbers
+
+
+def _number_decor(rng: np.random.Generator, cfg: SynthConfig, canvas: _Canvas, pen: _Pen,
+                  x0: float, x1: float, base: float, h: float) -> None:
+    """Underline, a box around the number, or comb boxes (one cell per digit), all unlabeled."""
+    r = rng.random()
+    t = max(1, round(_pen_width(pen, h) * rng.uniform(0.5, 1.0)))
+    if r < cfg.underline_prob:
+        alpha = canvas.layer(pen)
+        yy = int(base + rng.uniform(0.1, 0.35) * h)
+        cv2.line(alpha, (int(x0 - 0.1 * h), yy), (int(x1 + 0.1 * h), yy + int(rng.normal(0, 2))),
+                 1.0, t, cv2.LINE_AA)
+    elif r < cfg.underline_prob + cfg.box_prob:
+        alpha = canvas.layer(pen)
+        m = rng.uniform(0.15, 0.4) * h
+        cv2.rectangle(alpha, (int(x0 - m), int(base - h - m)), (int(x1 + m), int(base + m)), 1.0,
+                      t, cv2.LINE_AA)
+    elif r < cfg.underline_prob + cfg.box_prob + cfg.comb_prob:
+        alpha = canvas.layer(pen)
+        cell = h * rng.uniform(0.9, 1.2)
+        top, bot = int(base - h - 0.2 * h), int(base + 0.2 * h)
+        cv2.line(alpha, (int(x0 - 0.2 * h), bot), (int(x1 + 0.2 * h), bot), 1.0, t)
+        for xx in np.arange(x0 - 0.2 * h, x1 + 0.2 * h + 1, cell):
+            cv2.line(alpha, (int(xx), top + int(0.5 * h)), (int(xx), bot), 1.0, t)
+
+
+def _table(rng: np.random.Generator, img: np.ndarray) -> None:
+    h, w = img.shape[:2]
+    col = tuple(float(v) for v in rng.uniform(0.0, 0.4, 3))
+    t = int(rng.integers(1, 3))
+    for xx in np.linspace(rng.uniform(0, 0.2) * w, w, int(rng.integers(2, 6))):
+        cv2.line(img, (int(xx), 0), (int(xx), h), col, t)
+    for yy in np.linspace(rng.uniform(0, 0.2) * h, h, int(rng.integers(2, 8))):
+        cv2.line(img, (0, int(yy)), (w, int(yy)), col, t)
+
+
+def _composite(rng: np.random.Generator, img: np.ndarray, canvas: _Canvas) -> np.ndarray:
+    for pen, alpha in canvas.layers:
+        a = alpha
+        if pen.texture == "chalk":
+            grain = rng.random(alpha.shape, dtype=np.float32)
+            a = alpha * np.clip(0.35 + grain, 0, 1)
+        elif pen.texture == "pencil":
+            a = alpha * rng.uniform(0.5, 0.85)
+        else:
+            a = alpha * rng.uniform(0.85, 1.0)
+        img = img * (1 - a[..., None]) + pen.color * a[..., None]
+    return img
+
+
+def _perspective(rng: np.random.Generator, cfg: SynthConfig, img: np.ndarray, canvas: _Canvas,
+                 page_edge: bool) -> np.ndarray:
+    """Warp the image and every digit's ink points by a random homography."""
+    h, w = img.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    s = cfg.perspective * (2.5 if page_edge else 1.0)
+    jitter = rng.uniform(-s, s, (4, 2)) * [w, h]
+    if page_edge:  # pull corners inward so the page edge and the table show
+        jitter = np.abs(jitter) * np.float32([[1, 1], [-1, 1], [-1, -1], [1, -1]])
+    dst = (src + jitter).astype(np.float32)
+    m = cv2.getPerspectiveTransform(src, dst)
+    table = tuple(float(v) for v in rng.uniform(0.1, 0.6, 3))
+    out = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT if page_edge else cv2.BORDER_REPLICATE,
+                              borderValue=table)
+    for i, pts in enumerate(canvas.ink_points):
+        canvas.ink_points[i] = cv2.perspectiveTransform(pts[None] + 0.5, m)[0] - 0.5
+    return out
+
+
+def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> Scene:
+    """Render one scene from ``rng`` (see module docstring)."""
+    sizes = np.asarray(cfg.sizes)
+    wts = np.asarray(cfg.size_weights, np.float64)
+    w, h = (int(v) for v in sizes[rng.choice(len(sizes), p=wts / wts.sum())])
+    kinds = list(cfg.surfaces)
+    kw = np.asarray([cfg.surfaces[k] for k in kinds], np.float64)
+    kind = kinds[rng.choice(len(kinds), p=kw / kw.sum())]
+    surface = make_surface(rng, h, w, kind)
+    img = surface.image
+    clean = surface.digital
+    single = rng.random() < (cfg.single_prob * (3 if clean else 1))
+    if not clean and rng.random() < cfg.table_prob:
+        _table(rng, img)
+    if not clean and rng.random() < cfg.text_prob:
+        _printed_text(rng, img, float(np.clip(rng.uniform(*cfg.digit_height), 12, 60)))
+    chalky = kind == "blackboard"
+    pens = [_choose_pen(rng, cfg, surface.dark_on_light, chalky)
+            for _ in range(1 if rng.random() < 0.6 else int(rng.integers(2, 4)))]
+    canvas = _Canvas(h, w)
+    numbers = _layout(rng, cfg, pool, canvas, pens, single)
+    if not single and rng.random() < cfg.scribble_prob:
+        for _ in range(int(rng.integers(1, 4))):
+            _scribble(rng, canvas, pens[0], float(rng.uniform(*cfg.digit_height)))
+    img = _composite(rng, img, canvas)
+    if not clean:
+        img = apply_lighting(rng, img)
+        page_edge = rng.random() < cfg.page_edge_prob
+        if page_edge or rng.random() < cfg.perspective_prob:
+            img = _perspective(rng, cfg, img, canvas, page_edge)
+    out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if not clean and rng.random() < cfg.camera_prob:
+        out = apply_camera(rng, out)
+    boxes = np.zeros((len(canvas.ink_points), 4), np.float32)
+    for i, pts in enumerate(canvas.ink_points):
+        boxes[i] = [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max() + 1, pts[:, 1].max() + 1]
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    return Scene(out, boxes, np.asarray(canvas.classes, np.int64), numbers, kind)
