@@ -1,0 +1,81 @@
+"""Decode YOLOv5u raw output into boxes, scores and classes, with class-wise NMS.
+
+The ``ultralytics`` package's YOLOv5 is the anchor-free "u" variant, whose exported output is
+
+    # YOLOv5u ONNX output: (1, 4+nc, N) float32 — rows 0-3 are cx, cy, w, h in letterboxed
+    # input pixels, rows 4.. are per-class scores already passed through a sigmoid;
+    # N = sum over strides 8, 16, 32 of (H/s)*(W/s) anchor points.
+
+NMS follows ultralytics' ``non_max_suppression`` (single label per box, class-wise by offsetting
+boxes per class, torchvision IoU without +1), so results match ``YOLO(...).predict``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_NMS = 30000  # most candidate boxes fed to NMS, as in ultralytics
+MAX_WH = 7680.0  # class offset for class-wise NMS, as in ultralytics
+
+
+def xywh2xyxy(xywh: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` centre-size boxes to corner boxes."""
+    out = np.empty_like(xywh)
+    half = xywh[:, 2:4] / 2
+    out[:, :2] = xywh[:, :2] - half
+    out[:, 2:] = xywh[:, :2] + half
+    return out
+
+
+def box_iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU ``(M,)`` between one ``(4,)`` box and ``(M, 4)`` boxes (xyxy)."""
+    ix1 = np.maximum(box[0], boxes[:, 0])
+    iy1 = np.maximum(box[1], boxes[:, 1])
+    ix2 = np.minimum(box[2], boxes[:, 2])
+    iy2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
+    """Greedy NMS: indices ``(K,) int64`` of kept boxes, by descending score."""
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        if order.size == 1:
+            break
+        rest = order[1:]
+        order = rest[box_iou_one(boxes[i], boxes[rest]) <= iou_thres]
+    return np.asarray(keep, np.int64)
+
+
+def decode(output: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45,
+           max_det: int = 300, classes: list[int] | None = None,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode one image's ``(4+nc, N)`` (or ``(1, 4+nc, N)``) output.
+
+    Returns ``xyxy (K, 4) float32`` in letterboxed pixels, ``conf (K,) float32`` and
+    ``cls (K,) int64``, sorted by confidence, at most ``max_det``.
+    """
+    pred = output[0] if output.ndim == 3 else output
+    if pred.ndim != 2 or pred.shape[0] < 5:
+        raise ValueError(f"expected YOLOv5u output (1, 4+nc, N), got {output.shape}")
+    scores_all = pred[4:]
+    cls = scores_all.argmax(0)
+    conf = scores_all[cls, np.arange(pred.shape[1])]
+    keep = conf > conf_thres
+    if classes is not None:
+        keep &= np.isin(cls, classes)
+    if not keep.any():
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    boxes = xywh2xyxy(pred[:4, keep].T.astype(np.float32))
+    conf, cls = conf[keep].astype(np.float32), cls[keep].astype(np.int64)
+    if len(conf) > MAX_NMS:
+        top = np.argsort(-conf, kind="stable")[:MAX_NMS]
+        boxes, conf, cls = boxes[top], conf[top], cls[top]
+    idx = nms(boxes + (cls[:, None] * MAX_WH).astype(np.float32), conf, iou_thres)[:max_det]
+    return boxes[idx], conf[idx], cls[idx]

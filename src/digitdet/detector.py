@@ -1,0 +1,74 @@
+"""DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> numbers."""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digitdet.backends import Backend, load_backend
+from digitdet.decode import decode
+from digitdet.errors import UserError
+from digitdet.image import to_bgr8
+from digitdet.letterbox import letterbox, unletterbox_boxes
+from digitdet.numbers import read_numbers
+from digitdet.results import Detections, Prediction
+
+DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
+
+
+def default_weights() -> Path:
+    """Path of the ONNX model shipped inside the package."""
+    path = Path(str(resources.files("digitdet") / "weights" / DEFAULT_WEIGHTS))
+    if not path.is_file():
+        raise UserError(f"the shipped model {path} is missing; pass --weights")
+    return path
+
+
+class DigitDetector:
+    """Find digits and read numbers in images.
+
+    ``weights=None`` uses the model shipped with the package (ONNX Runtime, no torch needed);
+    a ``.pt`` path runs through ultralytics. ``imgsz=None`` takes the model's training size.
+    """
+
+    def __init__(self, weights: str | Path | None = None, imgsz: int | None = None,
+                 conf: float = 0.25, iou: float = 0.45, max_det: int = 300,
+                 classes: list[int] | None = None, device: str = "cpu") -> None:
+        self.weights = Path(weights) if weights else default_weights()
+        self.backend: Backend = load_backend(self.weights, device)
+        info = self.backend.info
+        self.stride = info.stride
+        self.fixed = info.imgsz is not None
+        size = info.imgsz or imgsz or info.default_imgsz
+        self.imgsz = -(-int(size) // self.stride) * self.stride
+        self.names = info.names
+        self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
+
+    def predict(self, image: np.ndarray, rgb: bool = False) -> Prediction:
+        """Detect digits in ``image`` (BGR unless ``rgb``; gray, RGBA, 16-bit accepted)."""
+        t0 = time.perf_counter()
+        img = to_bgr8(image, rgb)
+        lb, info = letterbox(img, self.imgsz, self.stride, auto=not self.fixed)
+        blob = cv2.dnn.blobFromImage(lb, 1 / 255.0, swapRB=True)  # (1, 3, H, W) RGB float32
+        t1 = time.perf_counter()
+        out = self.backend(blob)
+        t2 = time.perf_counter()
+        boxes, conf, cls = decode(out, self.conf, self.iou, self.max_det, self.classes)
+        det = Detections(unletterbox_boxes(boxes, info), conf, cls)
+        numbers = read_numbers(det)
+        t3 = time.perf_counter()
+        h, w = img.shape[:2]
+        return Prediction(det, numbers, w, h,
+                          ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3))
+
+    def __call__(self, image: np.ndarray, rgb: bool = False) -> Prediction:
+        return self.predict(image, rgb)
+
+
+def empty_prediction(w: int, h: int) -> Prediction:
+    """A prediction with nothing found."""
+    return Prediction(Detections.empty(), [], w, h)

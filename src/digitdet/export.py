@@ -1,0 +1,99 @@
+"""Export trained ``.pt`` weights to ONNX and check that ONNX and PyTorch agree.
+
+Usage:
+    python -m digitdet.export --weights runs/train/exp/weights/best.pt
+    python -m digitdet.export --weights best.pt --imgsz 320 --output model.onnx --image sample.jpg
+
+The ONNX carries ultralytics' metadata (names, imgsz, stride) and a dynamic input size, so the
+detector can letterbox with minimal padding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from digitdet.errors import UserError
+
+
+def export_onnx(weights: Path, imgsz: int, output: Path | None = None, dynamic: bool = True,
+                opset: int | None = None) -> Path:
+    """Export ``weights`` to ONNX with metadata; return the ONNX path."""
+    os.environ["YOLO_OFFLINE"] = "1"
+    from ultralytics import YOLO
+
+    if not weights.is_file():
+        raise UserError(f"weights {weights} not found")
+    model = YOLO(str(weights))
+    kwargs = {"format": "onnx", "imgsz": imgsz, "dynamic": dynamic, "simplify": True,
+              "device": "cpu"}
+    if opset:
+        kwargs["opset"] = opset
+    path = Path(model.export(**kwargs))
+    if output is not None and path.resolve() != output.resolve():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), output)
+        path = output
+    return path
+
+
+def max_output_diff(weights: Path, onnx_path: Path, image: np.ndarray, imgsz: int) -> float:
+    """Largest absolute difference between the PyTorch and ONNX raw outputs on ``image``."""
+    import cv2
+
+    from digitdet.backends import OnnxBackend, TorchBackend
+    from digitdet.image import to_bgr8
+    from digitdet.letterbox import letterbox
+
+    lb, _ = letterbox(to_bgr8(image), imgsz)
+    blob = cv2.dnn.blobFromImage(lb, 1 / 255.0, swapRB=True)
+    a = TorchBackend(weights)(blob)
+    b = OnnxBackend(onnx_path)(blob)
+    if a.shape != b.shape:
+        raise RuntimeError(f"output shapes differ: torch {a.shape}, onnx {b.shape}")
+    return float(np.abs(a - b).max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitdet.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", required=True)
+    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--output", default=None)
+    p.add_argument("--static", action="store_true", help="fixed input size instead of dynamic")
+    p.add_argument("--image", default=None, help="sample image for the agreement check")
+    p.add_argument("--atol", type=float, default=1e-2, help="largest allowed output difference")
+    args = p.parse_args(argv)
+    try:
+        import cv2
+
+        weights = Path(args.weights)
+        path = export_onnx(weights, args.imgsz, Path(args.output) if args.output else None,
+                           dynamic=not args.static)
+        if args.image:
+            image = cv2.imread(args.image)
+            if image is None:
+                raise UserError(f"cannot read image {args.image}")
+        else:
+            rng = np.random.default_rng(0)
+            image = np.full((480, 640, 3), 235, np.uint8)
+            for _ in range(12):
+                x, y = (int(v) for v in rng.integers(20, 440, 2))
+                cv2.putText(image, str(int(rng.integers(10))), (x, y + 40), cv2.FONT_HERSHEY_SIMPLEX,
+                            1.5, (20, 20, 20), 3)
+        diff = max_output_diff(weights, path, image, args.imgsz)
+    except UserError as exc:
+        print(f"digitdet.export: error: {exc}", file=sys.stderr)
+        return 2
+    status = "agree" if diff <= args.atol else "DISAGREE"
+    print(f"exported {path}; ONNX and PyTorch outputs {status} (max abs diff {diff:.2e})")
+    return 0 if diff <= args.atol else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Bring any image to the 8-bit, 3-channel BGR the model expects."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def to_bgr8(img: np.ndarray, rgb: bool = False) -> np.ndarray:
+    """Grayscale, BGR/RGB, BGRA/RGBA, 8- or 16-bit or float in [0, 1] -> ``uint8 (H, W, 3)`` BGR.
+
+    Raises ``ValueError`` for shapes that are not images.
+    """
+    if not isinstance(img, np.ndarray) or img.ndim not in (2, 3) or img.size == 0:
+        shape = getattr(img, "shape", None)
+        raise ValueError(f"expected an image array (H, W) or (H, W, C), got shape {shape}")
+    if img.ndim == 3 and img.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected 1, 3 or 4 channels, got shape {img.shape}")
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype.kind == "f":
+        img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2 or img.shape[2] == 1:
+        return cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
+    return cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if rgb else img

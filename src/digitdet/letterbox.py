@@ -1,0 +1,63 @@
+"""Letterbox resize (aspect kept, stride-aligned, minimal padding) and its exact inverse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LetterboxInfo:
+    """What :func:`letterbox` did: resize by (``scale_x``, ``scale_y``) (equal up to rounding to
+    whole pixels), then pad ``left`` / ``top`` whole pixels, giving an image of ``shape`` (h, w)."""
+
+    scale_x: float
+    scale_y: float
+    left: int
+    top: int
+    shape: tuple[int, int]
+    src_shape: tuple[int, int]
+
+
+def letterbox_shape(h: int, w: int, size: int, stride: int = 32, auto: bool = True,
+                    ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Resized (h, w) and padded (h, w) of an ``h x w`` image letterboxed to ``size``."""
+    scale = min(size / h, size / w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    if auto:  # minimal padding: only up to the next stride multiple
+        ph, pw = -(-nh // stride) * stride, -(-nw // stride) * stride
+    else:
+        ph = pw = -(-size // stride) * stride
+    return (nh, nw), (ph, pw)
+
+
+def letterbox(img: np.ndarray, size: int, stride: int = 32, auto: bool = True,
+              color: int = 114) -> tuple[np.ndarray, LetterboxInfo]:
+    """Resize ``img (H, W, C) uint8`` so its long side is ``size``; pad to a stride multiple.
+
+    Returns the letterboxed image and the :class:`LetterboxInfo` that maps boxes back.
+    With ``auto=False`` the result is a full square of ``size`` rounded up to the stride.
+    """
+    h, w = img.shape[:2]
+    (nh, nw), (ph, pw) = letterbox_shape(h, w, size, stride, auto)
+    if (nh, nw) != (h, w):
+        interp = cv2.INTER_AREA if nh < h else cv2.INTER_LINEAR
+        img = cv2.resize(img, (nw, nh), interpolation=interp)
+    top, left = (ph - nh) // 2, (pw - nw) // 2
+    if (ph, pw) != (nh, nw):
+        img = cv2.copyMakeBorder(img, top, ph - nh - top, left, pw - nw - left,
+                                 cv2.BORDER_CONSTANT, value=(color,) * 3)
+    return img, LetterboxInfo(nw / w, nh / h, left, top, (ph, pw), (h, w))
+
+
+def unletterbox_boxes(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
+    """Map ``(N, 4) float`` boxes from letterboxed pixels back to the original image, clipped."""
+    out = np.array(xyxy, np.float32, copy=True).reshape(-1, 4)
+    out[:, [0, 2]] = (out[:, [0, 2]] - info.left) / info.scale_x
+    out[:, [1, 3]] = (out[:, [1, 3]] - info.top) / info.scale_y
+    h, w = info.src_shape
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+    return out

@@ -1,0 +1,134 @@
+"""Pure pieces of detection: results type, letterbox, decoder, NMS, image conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitdet.decode import decode, nms, xywh2xyxy
+from digitdet.image import to_bgr8
+from digitdet.letterbox import letterbox, unletterbox_boxes
+from digitdet.results import Detections
+
+
+@pytest.mark.parametrize("h, w, size, shape", [
+    (99, 101, 320, (320, 320)),   # odd, nearly square: 317 rounds up to 320
+    (480, 640, 320, (256, 320)),  # landscape VGA: 240 rows padded to 256
+    (640, 480, 320, (320, 256)),  # portrait
+    (16, 16, 320, (320, 320)),    # tiny input is upscaled
+    (1080, 1920, 640, (384, 640)),  # full HD
+])
+def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, shape: tuple[int, int]) -> None:
+    img = np.zeros((h, w, 3), np.uint8)
+    out, info = letterbox(img, size)
+    assert out.shape[:2] == shape and info.shape == shape
+    assert isinstance(info.left, int) and isinstance(info.top, int)
+    boxes = np.array([[0, 0, w, h], [w * 0.25, h * 0.5, w * 0.75, h * 0.9]], np.float32)
+    fwd = boxes.copy()
+    fwd[:, [0, 2]] = fwd[:, [0, 2]] * info.scale_x + info.left
+    fwd[:, [1, 3]] = fwd[:, [1, 3]] * info.scale_y + info.top
+    assert np.allclose(unletterbox_boxes(fwd, info), boxes, atol=1e-3)
+
+
+def test_letterbox_pads_with_grey_and_centres() -> None:
+    img = np.full((480, 640, 3), 255, np.uint8)
+    out, info = letterbox(img, 320)
+    assert (info.top, info.left) == (8, 0)
+    assert (out[:8] == 114).all() and (out[-8:] == 114).all() and (out[8:248] == 255).all()
+
+
+def test_letterbox_square_mode() -> None:
+    out, info = letterbox(np.zeros((480, 640, 3), np.uint8), 320, auto=False)
+    assert out.shape == (320, 320, 3) and info.top == 40
+
+
+def test_unletterbox_clips_to_image() -> None:
+    _, info = letterbox(np.zeros((100, 200, 3), np.uint8), 64)
+    out = unletterbox_boxes(np.array([[-50, -50, 500, 500]], np.float32), info)
+    assert out.tolist() == [[0, 0, 200, 100]]
+
+
+def test_decode_hand_made_output() -> None:
+    # YOLOv5u layout (1, 4+nc, N): column k = cx, cy, w, h, then nc class scores
+    nc, n = 10, 6
+    out = np.zeros((1, 4 + nc, n), np.float32)
+    out[0, :4, 0] = (50, 40, 20, 30)
+    out[0, 4 + 7, 0] = 0.9  # a 7 at (40, 25)-(60, 55)
+    out[0, :4, 1] = (51, 41, 20, 30)
+    out[0, 4 + 7, 1] = 0.8  # duplicate of the 7: suppressed by NMS
+    out[0, :4, 2] = (51, 41, 20, 30)
+    out[0, 4 + 1, 2] = 0.7  # same place, other class: kept (class-wise NMS)
+    out[0, :4, 3] = (200, 100, 10, 10)
+    out[0, 4 + 3, 3] = 0.2  # under the confidence threshold
+    out[0, :4, 4] = (120, 100, 10, 20)
+    out[0, 4 + 0, 4] = 0.6
+    out[0, 4 + 5, 4] = 0.3  # second-best class ignored: one label per box
+    boxes, conf, cls = decode(out, conf_thres=0.25, iou_thres=0.45)
+    assert cls.tolist() == [7, 1, 0]
+    assert np.allclose(conf, [0.9, 0.7, 0.6])
+    assert np.allclose(boxes[0], [40, 25, 60, 55])
+    assert np.allclose(boxes[2], [115, 90, 125, 110])
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"classes": [0, 1]}, [1, 0]),  # class filter
+    ({"max_det": 1}, [7]),          # cap on detections
+    ({"conf_thres": 0.65}, [7, 1]),  # stricter confidence
+])
+def test_decode_options(kwargs: dict, expected: list[int]) -> None:
+    out = np.zeros((14, 3), np.float32)
+    out[:4] = [[10, 50, 90], [10, 10, 10], [8, 8, 8], [8, 8, 8]]
+    out[4 + 7, 0], out[4 + 1, 1], out[4 + 0, 2] = 0.9, 0.7, 0.6
+    assert decode(out, **kwargs)[2].tolist() == expected
+
+
+def test_decode_rejects_bad_shape() -> None:
+    with pytest.raises(ValueError, match=r"\(1, 3\)"):
+        decode(np.zeros((1, 3)))
+
+
+def test_nms_table() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 9]], np.float32)
+    scores = np.array([0.5, 0.9, 0.8, 0.4], np.float32)
+    # box 1 wins, suppresses 0 (IoU 0.68) and 3; box 2 does not overlap
+    assert nms(boxes, scores, 0.45).tolist() == [1, 2]
+    # at a high IoU threshold nothing is suppressed except box 3 vs box 0 (IoU 0.9)
+    assert nms(boxes, scores, 0.85).tolist() == [1, 2, 0]
+
+
+def test_xywh2xyxy() -> None:
+    assert xywh2xyxy(np.array([[10, 20, 4, 6]], np.float32)).tolist() == [[8, 17, 12, 23]]
+
+
+def test_detections_validation_and_indexing() -> None:
+    det = Detections(np.array([[0, 0, 1, 1], [2, 2, 3, 3]]), np.array([0.9, 0.4]), np.array([3, 8]))
+    assert det.xyxy.dtype == np.float32 and det.class_id.dtype == np.int64
+    sub = det[det.confidence > 0.5]
+    assert len(sub) == 1 and sub.class_id.tolist() == [3]
+    assert det[1].class_id.tolist() == [8]
+    assert len(Detections.empty()) == 0
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        Detections(np.zeros((2, 3)), np.zeros(2), np.zeros(2))
+    with pytest.raises(ValueError, match=r"confidence must have shape \(2,\), got \(3,\)"):
+        Detections(np.zeros((2, 4)), np.zeros(3), np.zeros(2))
+
+
+@pytest.mark.parametrize("img, shape", [
+    (np.zeros((20, 30), np.uint8), (20, 30, 3)),           # grayscale
+    (np.zeros((20, 30, 1), np.uint8), (20, 30, 3)),        # grayscale with channel axis
+    (np.zeros((20, 30, 4), np.uint8), (20, 30, 3)),        # BGRA
+    (np.full((20, 30, 3), 65535, np.uint16), (20, 30, 3)),  # 16-bit
+    (np.ones((20, 30, 3), np.float32), (20, 30, 3)),        # float in [0, 1]
+])
+def test_to_bgr8(img: np.ndarray, shape: tuple[int, int, int]) -> None:
+    out = to_bgr8(img)
+    assert out.shape == shape and out.dtype == np.uint8
+
+
+def test_to_bgr8_values() -> None:
+    assert to_bgr8(np.full((2, 2, 3), 65535, np.uint16)).max() == 255
+    rgb = np.zeros((1, 1, 3), np.uint8)
+    rgb[..., 0] = 200  # red in RGB
+    assert to_bgr8(rgb, rgb=True)[0, 0].tolist() == [0, 0, 200]
+    with pytest.raises(ValueError, match=r"\(5, 5, 2\)"):
+        to_bgr8(np.zeros((5, 5, 2), np.uint8))

@@ -1,0 +1,266 @@
+"""Detector API, sources, video writing and the detect CLI, with a hand-made ONNX model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import FakeCapture, make_onnx, yolo_output
+
+from digitdet import detect
+from digitdet.detector import DigitDetector
+from digitdet.errors import UserError
+from digitdet.sources import open_source, resolve, safe_fps
+from digitdet.video import VideoWriter
+
+# In letterboxed pixels of a 640x480 (or 64x48) frame at imgsz 320 (top padding 8):
+# a '4' and a '2' side by side, and a lone '7' far to the right.
+ROWS = [(100, 108, 20, 40, 4, 0.9), (126, 108, 20, 40, 2, 0.8), (280, 200, 20, 40, 7, 0.7)]
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    return make_onnx(tmp_path / "fake.onnx", yolo_output(ROWS))
+
+
+def write_image(path: Path, w: int = 640, h: int = 480) -> Path:
+    cv2.imwrite(str(path), np.full((h, w, 3), 200, np.uint8))
+    return path
+
+
+def write_video(path: Path, n: int = 7, fps: float = 12.0) -> Path:
+    with VideoWriter(path, fps) as vw:
+        for i in range(n):
+            vw.write(np.full((48, 64, 3), i * 20, np.uint8))
+    return path
+
+
+def cli(tmp_path: Path, weights: Path, *extra: str) -> list[str]:
+    return ["--weights", str(weights), "--project", str(tmp_path / "runs"), *extra]
+
+
+# ---------------------------------------------------------------- detector API
+
+def test_detector_maps_boxes_to_original_pixels(weights: Path) -> None:
+    pred = DigitDetector(weights).predict(np.zeros((480, 640, 3), np.uint8))
+    assert pred.detections.class_id.tolist() == [4, 2, 7]
+    assert np.allclose(pred.detections.xyxy[0], [180, 160, 220, 240], atol=0.5)
+    assert [n.text for n in pred.numbers] == ["42", "7"]
+    assert (pred.width, pred.height) == (640, 480)
+
+
+@pytest.mark.parametrize("img", [
+    np.zeros((480, 640), np.uint8),            # grayscale
+    np.zeros((480, 640, 4), np.uint8),         # BGRA
+    np.zeros((480, 640, 3), np.uint16),        # 16-bit
+])
+def test_detector_accepts_any_image_kind(weights: Path, img: np.ndarray) -> None:
+    assert len(DigitDetector(weights).predict(img).detections) == 3
+
+
+@pytest.mark.parametrize("conf, classes, expected", [
+    (0.75, None, [4, 2]),  # confidence threshold
+    (0.25, [7], [7]),      # class filter
+])
+def test_detector_options(weights: Path, conf: float, classes: list[int] | None,
+                          expected: list[int]) -> None:
+    det = DigitDetector(weights, conf=conf, classes=classes).predict(np.zeros((480, 640, 3),
+                                                                            np.uint8)).detections
+    assert det.class_id.tolist() == expected
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.onnx", None, "not found"),
+    ("bad.onnx", b"not a model", "cannot load weights"),
+    ("model.h5", b"x", "expected a .onnx or .pt"),
+])
+def test_bad_weights(tmp_path: Path, name: str, content: bytes | None, message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        DigitDetector(path)
+
+
+# ---------------------------------------------------------------- sources
+
+def test_every_source_kind(tmp_path: Path) -> None:
+    img = write_image(tmp_path / "a.png", 64, 48)
+    vid = write_video(tmp_path / "v.mp4", n=4)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    write_image(folder / "b.jpg", 64, 48)
+    write_image(folder / "c.png", 64, 48)
+    (tmp_path / "list.txt").write_text(f"{img}\n# comment\n{vid}\n")
+    fake = lambda t: FakeCapture(t, n=3)  # noqa: E731
+    cases = [  # spec, kind, frames
+        (str(img), "images", 1),
+        (str(folder), "images", 2),
+        (str(folder / "*.png"), "images", 1),
+        (str(vid), "video", 4),
+        ("0", "camera", 3),
+        ("rtsp://127.0.0.1/live", "stream", 3),
+        (str(tmp_path / "list.txt"), "list", 1 + 4),
+    ]
+    for spec, kind, n in cases:
+        assert resolve(spec).kind == kind, spec
+        capture = fake if kind in ("camera", "stream") else cv2.VideoCapture
+        with open_source(spec, capture) as frames:
+            got = list(frames)
+        assert len(got) == n, spec
+        assert all(f.image.ndim == 3 and f.image.dtype == np.uint8 for f in got)
+
+
+def test_camera_frames_carry_fps_and_release(tmp_path: Path) -> None:
+    caps: list[FakeCapture] = []
+
+    def factory(target: object) -> FakeCapture:
+        caps.append(FakeCapture(target, n=6, fps=30.0))
+        return caps[-1]
+
+    with open_source("0", factory, vid_stride=2) as frames:
+        got = list(frames)
+    assert caps[0].target == 0 and caps[0].released
+    assert [f.index for f in got] == [0, 2, 4] and got[0].fps == 15.0 and got[0].source == "0"
+
+
+@pytest.mark.parametrize("value, expected", [(25.0, 25.0), (0.0, 30.0), (float("nan"), 30.0),
+                                             (None, 30.0), (29.97, 29.97), (1e6, 30.0)])
+def test_safe_fps(value: object, expected: float) -> None:
+    assert safe_fps(value) == pytest.approx(expected)  # type: ignore[arg-type]
+
+
+def test_video_writer_raises_when_it_cannot_open(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OSError), VideoWriter(blocker / "out.mp4", 25) as vw:
+        vw.write(np.zeros((48, 64, 3), np.uint8))
+
+
+# ---------------------------------------------------------------- CLI
+
+def test_image_run_saves_annotated_image_and_increments(tmp_path: Path, weights: Path) -> None:
+    img = write_image(tmp_path / "photo.jpg")
+    assert detect.main(cli(tmp_path, weights, "--source", str(img))) == 0
+    assert detect.main(cli(tmp_path, weights, "--source", str(img))) == 0
+    out1, out2 = tmp_path / "runs" / "exp" / "photo.jpg", tmp_path / "runs" / "exp2" / "photo.jpg"
+    assert out1.is_file() and out2.is_file()
+    assert cv2.imread(str(out1)).shape == (480, 640, 3)
+    assert not np.array_equal(cv2.imread(str(out1)), cv2.imread(str(img)))  # boxes were drawn
+
+
+def test_save_json_txt_crop(tmp_path: Path, weights: Path) -> None:
+    img = write_image(tmp_path / "photo.png")
+    assert detect.main(cli(tmp_path, weights, "--source", str(img), "--save-json", "--save-txt",
+                           "--save-conf", "--save-crop", "--nosave")) == 0
+    out = tmp_path / "runs" / "exp"
+    (rec,) = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+    assert set(rec) == {"source", "frame", "width", "height", "detections", "numbers"}
+    assert rec["source"] == str(img) and rec["frame"] == 0 and rec["width"] == 640
+    assert rec["detections"][0] == {"box": [180.0, 160.0, 220.0, 240.0], "cls": 4, "conf": 0.9}
+    assert rec["numbers"][0]["text"] == "42" and rec["numbers"][0]["digits"] == [0, 1]
+    assert rec["numbers"][0]["box"] == [180.0, 160.0, 272.0, 240.0]
+    lines = (out / "labels" / "photo.txt").read_text().splitlines()
+    assert lines[0] == "4 0.312500 0.416667 0.062500 0.166667 0.9000"
+    assert sorted(p.parent.name for p in (out / "crops").rglob("*.jpg")) == ["2", "4", "7"]
+    assert not (out / "photo.png").exists()  # --nosave
+
+
+def test_video_output_frame_count_and_fps(tmp_path: Path, weights: Path) -> None:
+    vid = write_video(tmp_path / "clip.mp4", n=9, fps=12.0)
+    assert detect.main(cli(tmp_path, weights, "--source", str(vid), "--save-json")) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "runs" / "exp" / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 9
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
+    cap.release()
+    recs = (tmp_path / "runs" / "exp" / "predictions.jsonl").read_text().splitlines()
+    assert [json.loads(r)["frame"] for r in recs] == list(range(9))
+
+
+def test_camera_via_injected_capture(tmp_path: Path, weights: Path) -> None:
+    args = detect.parse_args(cli(tmp_path, weights, "--source", "0", "--save-json"))
+    fake = lambda t: FakeCapture(t, n=5, fps=20.0)  # noqa: E731
+    assert detect.run(args, capture=fake) == 0
+    out = tmp_path / "runs" / "exp"
+    cap = cv2.VideoCapture(str(out / "camera0.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    cap.release()
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 5
+
+
+def test_corrupt_image_in_folder_is_skipped(tmp_path: Path, weights: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    write_image(folder / "a.jpg")
+    (folder / "b.jpg").write_bytes(b"\xff\xd8garbage")
+    write_image(folder / "c.jpg")
+    assert detect.main(cli(tmp_path, weights, "--source", str(folder))) == 0
+    assert sorted(p.name for p in (tmp_path / "runs" / "exp").glob("*.jpg")) == ["a.jpg", "c.jpg"]
+    err = capsys.readouterr().err
+    assert "skipped" in err and "b.jpg" in err and "2 image(s)" in err
+
+
+def test_ctrl_c_leaves_playable_video_and_valid_jsonl(tmp_path: Path, weights: Path) -> None:
+    class Interrupting(FakeCapture):
+        def grab(self) -> bool:
+            if self.i == 6:
+                raise KeyboardInterrupt
+            return super().grab()
+
+    args = detect.parse_args(cli(tmp_path, weights, "--source", "rtsp://127.0.0.1/cam",
+                                 "--save-json"))
+    assert detect.run(args, capture=lambda t: Interrupting(t, n=100)) == 130
+    out = tmp_path / "runs" / "exp"
+    recs = [json.loads(r) for r in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in recs] == list(range(6))
+    (video,) = out.glob("*.mp4")
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    ok, frame = cap.read()
+    assert ok and frame.shape == (48, 64, 3)
+    cap.release()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: str(p / "nope.jpg"), "not found"),                        # missing path
+    (lambda p: (p / "empty").mkdir() or str(p / "empty"), "no images"),  # empty folder
+    (lambda p: str(p / "*.png"), "no images or videos match"),           # glob matching nothing
+    (lambda p: (p / "bad.mp4").write_bytes(b"\x00" * 64) and str(p / "bad.mp4"),
+     "cannot open video"),                                               # unreadable video
+    (lambda p: (p / "bad.png").write_bytes(b"png?") and str(p / "bad.png"),
+     "cannot read image"),                                               # corrupt single image
+    (lambda p: (p / "x.doc").write_bytes(b"x") and str(p / "x.doc"), "unsupported file type"),
+])
+def test_bad_source_is_one_line_exit_2(tmp_path: Path, weights: Path, make,  # type: ignore[no-untyped-def]
+                                       message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    src = make(tmp_path)
+    assert detect.main(cli(tmp_path, weights, "--source", src)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_camera_that_wont_open(tmp_path: Path, weights: Path) -> None:
+    args = detect.parse_args(cli(tmp_path, weights, "--source", "3"))
+    with pytest.raises(UserError, match="cannot open camera 3"):
+        detect.run(args, capture=lambda t: FakeCapture(t, opened=False))
+
+
+def test_bad_weights_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    img = write_image(tmp_path / "a.jpg")
+    bad = tmp_path / "w.onnx"
+    bad.write_bytes(b"junk")
+    assert detect.main(["--source", str(img), "--weights", str(bad), "--project",
+                        str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("digitdet.detect: error: cannot load weights") and "\n" not in err
+
+
+def test_usage_lists_every_source_form() -> None:
+    doc = detect.__doc__ or ""
+    for form in ("--source 0", "img.jpg", "folder/", "'imgs/*.png'", "video.mp4", "rtsp://",
+                 "list.txt"):
+        assert form in doc

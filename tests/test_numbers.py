@@ -1,0 +1,63 @@
+"""Reading numbers from digit boxes: a table of layouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitdet.numbers import read_numbers
+from digitdet.results import Detections
+
+
+def row(digits: str, x0: float, y0: float, h: float = 40, w: float = 24, gap: float = 6,
+        slope: float = 0.0) -> list[tuple[float, float, float, float, int]]:
+    """Boxes for ``digits`` written left to right from (x0, y0)."""
+    out = []
+    x = x0
+    for ch in digits:
+        y = y0 + slope * (x - x0)
+        out.append((x, y, x + w, y + h, int(ch)))
+        x += w + gap
+    return out
+
+
+def det_of(boxes: list[tuple[float, float, float, float, int]]) -> Detections:
+    arr = np.array([b[:4] for b in boxes], np.float32).reshape(-1, 4)
+    return Detections(arr, np.full(len(boxes), 0.9, np.float32), np.array([b[4] for b in boxes]))
+
+
+CASES = [
+    ("spaced digits form one number", row("2024", 10, 10), ["2024"]),
+    ("touching digits (gap -3 px)", row("1234", 10, 10, gap=-3), ["1234"]),
+    ("wide gap splits two numbers", row("12", 10, 10) + row("34", 10 + 2 * 30 + 40, 10),
+     ["12", "34"]),
+    ("two rows are two numbers, top first", row("56", 10, 100) + row("78", 10, 10), ["78", "56"]),
+    ("slanted line stays one number", row("98765", 10, 10, slope=0.25), ["98765"]),
+    ("single digit", row("7", 100, 100), ["7"]),
+    ("empty", [], []),
+    ("shuffled input order is read left to right", list(reversed(row("314", 10, 10))), ["314"]),
+    ("two lines of two numbers in reading order",
+     row("11", 10, 10) + row("22", 200, 12) + row("33", 10, 90) + row("44", 200, 88),
+     ["11", "22", "33", "44"]),
+]
+
+
+@pytest.mark.parametrize("name, boxes, texts", CASES, ids=[c[0] for c in CASES])
+def test_read_numbers(name: str, boxes: list, texts: list[str]) -> None:
+    assert [n.text for n in read_numbers(det_of(boxes))] == texts
+
+
+def test_number_fields() -> None:
+    boxes = row("42", 10, 20)
+    det = Detections(np.array([b[:4] for b in boxes], np.float32), np.array([0.8, 0.6]),
+                     np.array([4, 2]))
+    (num,) = read_numbers(det)
+    assert num.box == (10.0, 20.0, 64.0, 60.0)
+    assert num.digits == (0, 1) and num.confidence == pytest.approx(0.7)
+
+
+def test_cross_class_duplicate_is_read_once() -> None:
+    boxes = row("5", 10, 10) + row("6", 11, 10) + row("1", 40, 10)
+    det = Detections(np.array([b[:4] for b in boxes], np.float32), np.array([0.9, 0.5, 0.9]),
+                     np.array([5, 6, 1]))
+    assert [n.text for n in read_numbers(det)] == ["51"]

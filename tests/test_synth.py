@@ -1,0 +1,191 @@
+"""The scene synthesizer: determinism, tight boxes, no mirroring, balance, distractors, files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import write_mnist
+
+from digitdet import mnist
+from digitdet.errors import UserError
+from digitdet.synth.config import SynthConfig, load_synth_config
+from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
+from digitdet.synth.glyphs import make_glyph, render_natural, render_stroke, zhang_suen
+
+SMALL = {"sizes": [[320, 240]], "size_weights": [1.0], "digit_height": [14.0, 80.0],
+         "scenes": {"train": 6, "val": 2, "test": 2},
+         "pools": {"train": ["train[0:50]"], "val": ["train[50:60]"], "test": ["t10k[20:40]"]}}
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> mnist.Mnist:
+    return mnist.load_dir(write_mnist(tmp_path / "m", n_train=60, n_test=40))
+
+
+def clean_cfg(**kw: object) -> SynthConfig:
+    """Digital white canvases only: no lighting, perspective or camera effects."""
+    return SynthConfig(**{**SMALL, "surfaces": {"canvas_white": 1.0}, **kw})  # type: ignore[arg-type]
+
+
+def test_same_seed_gives_identical_files_whatever_the_workers(tmp_path: Path,
+                                                              data: mnist.Mnist) -> None:
+    cfg = SynthConfig(**SMALL)  # type: ignore[arg-type]
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    write_dataset(data, cfg, a, tmp_path / "a.yaml", workers=1, progress=False)
+    write_dataset(data, cfg, b, tmp_path / "b.yaml", workers=2, progress=False)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != "synth.json")
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name != "synth.json")
+    assert files_a == files_b and len(files_a) == 2 * 10 + 3
+    for rel in files_a:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+def test_different_seed_gives_different_images(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    a = next(iter_scenes(pool, SynthConfig(**SMALL, seed=1), "train", 1))  # type: ignore[arg-type]
+    b = next(iter_scenes(pool, SynthConfig(**SMALL, seed=2), "train", 1))  # type: ignore[arg-type]
+    assert a.image.shape != b.image.shape or not np.array_equal(a.image, b.image)
+
+
+def test_boxes_inside_image_and_touch_ink_on_all_four_sides(data: mnist.Mnist) -> None:
+    cfg = clean_cfg()
+    pool = build_pool(["train[0:60]"], data)
+    checked = 0
+    for scene in iter_scenes(pool, cfg, "train", 12):
+        h, w = scene.image.shape[:2]
+        ink = scene.image.min(axis=2) < 250  # the white canvas is exactly 255
+        for x1, y1, x2, y2 in scene.boxes:
+            assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+            xa, ya, xb, yb = int(x1), int(y1), int(np.ceil(x2)), int(np.ceil(y2))
+            box = ink[ya:yb, xa:xb]
+            assert box[0].any() and box[-1].any() and box[:, 0].any() and box[:, -1].any()
+            checked += 1
+    assert checked > 30
+
+
+@pytest.mark.parametrize("label", [2, 3, 4, 5, 7])  # digits whose mirror image is not the digit
+def test_glyphs_are_never_mirrored(data: mnist.Mnist, label: int) -> None:
+    idx = int(np.flatnonzero(data.train_labels == label)[0])
+    glyph = make_glyph(data.train_images[idx], label)
+    h, w = glyph.crop.shape
+    ref = glyph.crop.astype(np.float32)
+    for mask in (render_natural(glyph, h, w), render_stroke(glyph, h, w, pen=3.0)):
+        same = float(np.corrcoef(mask.ravel(), ref.ravel())[0, 1])
+        mirrored = float(np.corrcoef(mask[:, ::-1].ravel(), ref.ravel())[0, 1])
+        assert same > mirrored + 0.05
+
+
+def test_class_balance_within_20_percent(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    classes = np.concatenate([s.classes for s in iter_scenes(pool, clean_cfg(), "train", 200)])
+    counts = np.bincount(classes, minlength=10)
+    assert counts.sum() > 2000
+    assert counts.max() <= 1.2 * counts.mean() and counts.min() >= 0.8 * counts.mean()
+
+
+def test_distractors_get_no_box(data: mnist.Mnist) -> None:
+    # no digits allowed, but printed text, tables and scribbles still drawn: ink, zero labels
+    cfg = SynthConfig(**{**SMALL, "surfaces": {"white": 1.0}, "max_digits": 0, "text_prob": 1.0,
+                         "table_prob": 1.0, "scribble_prob": 1.0, "camera_prob": 0.0})  # type: ignore[arg-type]
+    pool = build_pool(["train[0:60]"], data)
+    for scene in iter_scenes(pool, cfg, "train", 4):
+        assert len(scene.boxes) == 0 and scene.numbers == []
+        assert (scene.image.min(axis=2) < 120).sum() > 50  # dark printed/drawn strokes exist
+
+
+def test_separators_split_numbers_and_are_not_digits(data: mnist.Mnist) -> None:
+    cfg = clean_cfg(separator_prob=1.0, touch_prob=0.0)
+    pool = build_pool(["train[0:60]"], data)
+    for scene in iter_scenes(pool, cfg, "train", 6):
+        in_numbers = sorted(i for num in scene.numbers for i in num)
+        assert in_numbers == list(range(len(scene.classes)))  # every label in exactly one number
+        for num in scene.numbers:
+            b = scene.boxes[num]
+            h = float(np.median(b[:, 3] - b[:, 1]))
+            gaps = b[1:, 0] - b[:-1, 2]
+            assert (gaps < 0.5 * h).all()  # digits inside a number stay close together
+
+
+def test_numbers_jsonl_matches_label_files(tmp_path: Path, data: mnist.Mnist) -> None:
+    out = tmp_path / "ds"
+    write_dataset(data, SynthConfig(**SMALL), out, tmp_path / "d.yaml", workers=1,  # type: ignore[arg-type]
+                  progress=False)
+    records = [json.loads(line) for line in (out / "train" / "numbers.jsonl").read_text().splitlines()]
+    assert len(records) == 6
+    for rec in records:
+        label = out / "labels" / "train" / (Path(rec["image"]).stem + ".txt")
+        rows = np.array([[float(v) for v in ln.split()] for ln in label.read_text().split("\n")
+                         if ln.strip()]).reshape(-1, 5)
+        w, h = rec["width"], rec["height"]
+        xyxy = np.stack([(rows[:, 1] - rows[:, 3] / 2) * w, (rows[:, 2] - rows[:, 4] / 2) * h,
+                         (rows[:, 1] + rows[:, 3] / 2) * w, (rows[:, 2] + rows[:, 4] / 2) * h], 1)
+        assert sorted(i for n in rec["numbers"] for i in n["digits"]) == list(range(len(rows)))
+        for num in rec["numbers"]:
+            d = num["digits"]
+            assert num["text"] == "".join(str(int(c)) for c in rows[d, 0])
+            union = [xyxy[d, 0].min(), xyxy[d, 1].min(), xyxy[d, 2].max(), xyxy[d, 3].max()]
+            assert np.allclose(num["box"], union, atol=1.0)
+
+
+def test_data_yaml_accepted_by_ultralytics(tmp_path: Path, data: mnist.Mnist) -> None:
+    from ultralytics.data.utils import check_det_dataset
+
+    out, yml = tmp_path / "ds", tmp_path / "data" / "digits.yaml"
+    write_dataset(data, SynthConfig(**SMALL), out, yml, workers=1, progress=False)  # type: ignore[arg-type]
+    info = check_det_dataset(str(yml))
+    assert info["nc"] == 10 and [info["names"][i] for i in range(10)] == [str(i) for i in range(10)]
+    assert yaml.safe_load(yml.read_text())["test"] == "images/test"
+
+
+def test_test_split_uses_only_held_out_digits(tmp_path: Path, data: mnist.Mnist) -> None:
+    cfg = SynthConfig()
+    src, idx = pool_indices(cfg.pools["test"][0], data)
+    assert src == "t10k" and cfg.pools["test"] == ["t10k[5000:10000]"]
+    for split in ("train", "val"):
+        for spec in cfg.pools[split]:
+            src, idx = pool_indices(spec, mnist.Mnist(*(np.zeros((10000, 28, 28), np.uint8),
+                                                        np.zeros(10000, np.uint8)) * 2))
+            assert src == "train" or idx.max() < 5000
+    meta = tmp_path / "ds"
+    write_dataset(data, SynthConfig(**SMALL), meta, tmp_path / "d.yaml", workers=1,  # type: ignore[arg-type]
+                  progress=False)
+    recorded = json.loads((meta / "synth.json").read_text())["config"]["pools"]
+    assert recorded["test"] == ["t10k[20:40]"]  # which digits fed which split is recorded
+
+
+@pytest.mark.parametrize("key, message", [
+    ("sceens", "did you mean 'scenes'"),     # typo gets a suggestion
+    ("colour", "unknown synthesis setting"),  # nothing close: still named
+])
+def test_unknown_config_key(tmp_path: Path, key: str, message: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"{key}: 1\n")
+    with pytest.raises(UserError, match=message):
+        load_synth_config(path)
+
+
+def test_zhang_suen_thins_a_bar_to_one_pixel() -> None:
+    bar = np.zeros((9, 30), bool)
+    bar[2:7, 3:27] = True
+    skel = zhang_suen(bar)
+    assert skel.sum(axis=0)[6:24].max() == 1 and skel[:, 6:24].any(axis=0).all()
+
+
+def test_synth_cli_preview_and_bad_config(tmp_path: Path, mnist_dir: Path) -> None:
+    from digitdet.synth.__main__ import main
+
+    out = tmp_path / "p.png"
+    assert main(["--mnist-dir", str(mnist_dir), "--preview", "4", "--preview-out", str(out),
+                 "--config", str(tmp_path / "none.yaml")]) == 2
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump(SMALL))
+    assert main(["--mnist-dir", str(mnist_dir), "--preview", "4", "--preview-out", str(out),
+                 "--config", str(cfg)]) == 0
+    import cv2
+
+    assert cv2.imread(str(out)).shape == (400, 1600, 3)  # 4 cells of 400 px in one row
