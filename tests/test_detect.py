@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import FakeCapture, make_onnx, yolo_output
 
+from conftest import FakeCapture, make_onnx, yolo_output
 from digitdet import detect
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, write_mnist
 
+from conftest import idx_bytes, write_mnist
 from digitdet import mnist
 from digitdet.mnist import MnistError, parse_idx
 

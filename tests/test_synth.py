@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import write_mnist
 
+from conftest import write_mnist
 from digitdet import mnist
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig, load_synth_config

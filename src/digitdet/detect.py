@@ -236,7 +236,9 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     log = log or sys.stderr
     info = resolve(args.source)  # bad paths fail before the model loads
     if detector_factory is None:
-        from digitdet.detector import DigitDetector as detector_factory  # noqa: N813
+        from digitdet.detector import DigitDetector
+
+        detector_factory = DigitDetector
     detector = detector_factory(weights=args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                 iou=args.iou_thres, max_det=args.max_det, classes=args.classes,
                                 device=args.device)

@@ -12,5 +12,5 @@ class UserError(Exception):
 
 def closest(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt ``word``, or '' when nothing is close."""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f" (did you mean '{match[0]}'?)" if match else ""

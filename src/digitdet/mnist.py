@@ -33,7 +33,7 @@ FILES: dict[str, str] = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+_DTYPES: dict[int, np.dtype] = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
            0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
@@ -141,7 +141,7 @@ def download(dest: Path, mirrors: Sequence[str] = MIRRORS, files: dict[str, str]
                     total = int(resp.headers.get("Content-Length") or 0) or None
                     with tqdm(total=total, unit="B", unit_scale=True, desc=name,
                               disable=not progress, leave=False) as bar:
-                        for chunk in iter(lambda r=resp: r.read(1 << 16), b""):
+                        while chunk := resp.read(1 << 16):
                             out.write(chunk)
                             bar.update(len(chunk))
             except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -10,7 +10,7 @@ and no preprocessing happen here. Unreadable images inside a folder are reported
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +107,7 @@ def _read_image(path: str) -> np.ndarray | None:
 
 
 def _iter_capture(target: Any, name: str, factory: CaptureFactory, live: bool,
-                  vid_stride: int) -> Iterator[Frame]:
+                  vid_stride: int) -> Generator[Frame, None, None]:
     cap = factory(int(target) if str(target).isdigit() else target)
     try:
         if not cap.isOpened():
@@ -136,7 +136,7 @@ def _iter_capture(target: Any, name: str, factory: CaptureFactory, live: bool,
 
 
 def iter_frames(spec: str, capture: CaptureFactory = cv2.VideoCapture, vid_stride: int = 1,
-                on_skip: Callable[[str, str], None] | None = None) -> Iterator[Frame]:
+                on_skip: Callable[[str, str], None] | None = None) -> Generator[Frame, None, None]:
     """Yield every frame of ``spec`` (see module docstring)."""
     info = resolve(spec)
     for item in info.items:

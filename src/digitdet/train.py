@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         _throughput_callbacks(model)
         model.train(data=str(resolved), **overrides)
     trainer = model.trainer
+    assert trainer is not None  # set by model.train()
     metrics = getattr(trainer, "metrics", {}) or {}
     print("final validation: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()
                                            if isinstance(v, float)))

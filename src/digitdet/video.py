@@ -28,7 +28,7 @@ class VideoWriter:
         h, w = frame.shape[:2]
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.fourcc),
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*self.fourcc),
                                            self.fps, (w, h))
             if not self._writer.isOpened():
                 self._writer = None

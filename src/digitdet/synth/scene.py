@@ -332,11 +332,11 @@ def _perspective(rng: np.random.Generator, cfg: SynthConfig, img: np.ndarray, ca
                  page_edge: bool) -> np.ndarray:
     """Warp the image and every digit's ink points by a random homography."""
     h, w = img.shape[:2]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     s = cfg.perspective * (2.5 if page_edge else 1.0)
-    jitter = rng.uniform(-s, s, (4, 2)) * [w, h]
+    jitter = rng.uniform(-s, s, (4, 2)) * np.array([w, h], np.float64)
     if page_edge:  # pull corners inward so the page edge and the table show
-        jitter = np.abs(jitter) * np.float32([[1, 1], [-1, 1], [-1, -1], [1, -1]])
+        jitter = np.abs(jitter) * np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], np.float64)
     dst = (src + jitter).astype(np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     table = tuple(float(v) for v in rng.uniform(0.1, 0.6, 3))
@@ -359,11 +359,12 @@ def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> S
     surface = make_surface(rng, h, w, kind)
     img = surface.image
     clean = surface.digital
+    lo_h, hi_h = (float(v) for v in cfg.digit_height)
     single = rng.random() < (cfg.single_prob * (3 if clean else 1))
     if not clean and rng.random() < cfg.table_prob:
         _table(rng, img)
     if not clean and rng.random() < cfg.text_prob:
-        _printed_text(rng, img, float(np.clip(rng.uniform(*cfg.digit_height), 12, 60)))
+        _printed_text(rng, img, float(np.clip(rng.uniform(lo_h, hi_h), 12, 60)))
     chalky = kind == "blackboard"
     pens = [_choose_pen(rng, cfg, surface.dark_on_light, chalky)
             for _ in range(1 if rng.random() < 0.6 else int(rng.integers(2, 4)))]
@@ -371,7 +372,7 @@ def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> S
     numbers = _layout(rng, cfg, pool, canvas, pens, single)
     if not single and rng.random() < cfg.scribble_prob:
         for _ in range(int(rng.integers(1, 4))):
-            _scribble(rng, canvas, pens[0], float(rng.uniform(*cfg.digit_height)))
+            _scribble(rng, canvas, pens[0], float(rng.uniform(lo_h, hi_h)))
     img = _composite(rng, img, canvas)
     if not clean:
         img = apply_lighting(rng, img)

@@ -110,8 +110,8 @@ def apply_lighting(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
         pts = rng.uniform([-0.2 * w, -0.2 * h], [1.2 * w, 1.2 * h], (4, 2)).astype(np.int32)
         cv2.fillPoly(mask, [cv2.convexHull(pts)], 1.0)
         k = int(rng.uniform(0.05, 0.2) * max(h, w)) | 1
-        mask = cv2.GaussianBlur(mask, (k, k), 0)
-        gain *= 1 - mask * rng.uniform(0.15, 0.5)
+        shadow = cv2.GaussianBlur(mask, (k, k), 0)
+        gain *= 1 - shadow * rng.uniform(0.15, 0.5)
     if rng.random() < 0.25:  # vignette
         r = ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2)
         gain *= 1 - r * rng.uniform(0.3, 0.9)
@@ -122,6 +122,6 @@ def apply_lighting(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
         ax = (int(rng.uniform(0.05, 0.3) * w), int(rng.uniform(0.05, 0.3) * h))
         cv2.ellipse(glare, c, ax, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
         k = int(max(ax) * 0.8) | 1
-        glare = cv2.GaussianBlur(glare, (k, k), 0)
-        out = out + glare[..., None] * rng.uniform(0.2, 0.6)
+        glow = cv2.GaussianBlur(glare, (k, k), 0)
+        out = out + glow[..., None] * rng.uniform(0.2, 0.6)
     return np.clip(out, 0, 1)

@@ -1,0 +1,66 @@
+# digitdet — every target creates or updates the environment it needs first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo .venv-uv/bin/uv)
+STAMP := .venv/.synced
+MNIST_DIR ?= $(if $(DIGITDET_MNIST_DIR),$(DIGITDET_MNIST_DIR),$(if $(wildcard ../shared/mnist),../shared/mnist,))
+MNIST_FLAG := $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR),)
+
+MODEL ?= yolov5n
+IMGSZ ?= 320
+EPOCHS ?=
+TIME ?=
+BATCH ?=
+DEVICE ?= cpu
+NAME ?= exp
+RESUME ?=
+WEIGHTS ?=
+CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
+SOURCE ?= assets/samples
+
+.PHONY: setup data train export detect val bench serve test lint clean
+
+$(UV):
+	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## install everything (runtime, training, serving, dev tools)
+
+data: $(STAMP)  ## synthesize the dataset into datasets/digits
+	$(PY) -m digitdet.synth $(MNIST_FLAG) --workers $$(nproc)
+
+datasets/digits/synth.json:
+	$(MAKE) data
+
+train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BATCH DEVICE NAME RESUME=1 WEIGHTS=)
+	$(PY) -m digitdet.train --cfg $(CFG) --model $(MODEL) --imgsz $(IMGSZ) --device $(DEVICE) \
+	  --name $(NAME) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(TIME),--time $(TIME)) \
+	  $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume) $(if $(WEIGHTS),--weights $(WEIGHTS))
+
+export: $(STAMP)  ## export WEIGHTS=.pt to ONNX and check it against PyTorch
+	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) --imgsz $(IMGSZ)
+
+detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
+	$(PY) -m digitdet.detect --source $(SOURCE)
+
+val: $(STAMP)  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split
+	$(PY) -m digitdet.val $(MNIST_FLAG) $(if $(WEIGHTS),--weights $(WEIGHTS))
+
+bench: $(STAMP)  ## speed: digitdet vs ultralytics (.pt and the same ONNX)
+	$(PY) -m digitdet.bench
+
+serve: $(STAMP)  ## drawing pad and REST API on http://127.0.0.1:8000
+	$(PY) -m digitdet.serve
+
+test: $(STAMP)  ## the test suite
+	$(PY) -m pytest
+
+lint: $(STAMP)  ## ruff and mypy
+	$(PY) -m ruff check src tests
+	$(PY) -m mypy
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""Training and export: bad input, a 1-epoch run on tiny data, ONNX shape and metadata."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import write_mnist
+from digitdet import mnist, train
+from digitdet.errors import UserError
+from digitdet.synth.config import SynthConfig
+from digitdet.synth.dataset import write_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_YAML = str(ROOT / "configs" / "yolov5n-digits.yaml")
+
+
+@pytest.mark.parametrize("cfg, message", [
+    ({"mosiac": 1.0}, "did you mean 'mosaic'"),        # typo with suggestion
+    ({"fliplr": 0.5}, "would mirror digits"),           # mirroring forbidden
+    ({"flipud": 0.1}, "would mirror digits"),
+    ({"degrees": 45}, "too much rotation"),
+])
+def test_bad_training_settings(cfg: dict, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        train.check_train_cfg(cfg)
+
+
+@pytest.mark.parametrize("profile", ["train.yaml", "train-cpu.yaml"])
+def test_shipped_profiles_are_digit_safe(profile: str) -> None:
+    cfg = train.check_train_cfg(yaml.safe_load((ROOT / "configs" / profile).read_text()))
+    assert cfg["fliplr"] == 0.0 and cfg["flipud"] == 0.0 and cfg["mosaic"] == 1.0
+    assert cfg["close_mosaic"] > 0 and abs(cfg["degrees"]) <= 5
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not found"),                                         # missing file
+    ("train: [unclosed", "malformed YAML"),                      # bad YAML
+    ("train: images/train\nnames: ['0']\n", "no 'val' key"),     # key missing
+    ("train: a\nval: b\nnc: 3\nnames: ['0']\n", "nc=3 but 1 names"),
+])
+def test_bad_data_yaml(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "d.yaml"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        train.check_data_yaml(path)
+
+
+@pytest.mark.parametrize("device, message", [
+    ("7", "no CUDA GPU 7"),           # a GPU that is not there
+    ("gpu", "is not 'cpu' or GPU"),   # not a device name
+])
+def test_bad_device(device: str, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        train.check_device(device)
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("imgsz: 64\nbogus_key: 1\n")
+    assert train.main(["--cfg", str(cfg), "--data", str(tmp_path / "none.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "digitdet.train: error: unknown training setting 'bogus_key'"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train 1 epoch on 8 tiny scenes at 64 px; return the run folder."""
+    tmp = tmp_path_factory.mktemp("train")
+    data = mnist.load_dir(write_mnist(tmp / "m", n_train=40, n_test=20))
+    cfg = SynthConfig(sizes=[[160, 120]], size_weights=[1.0], digit_height=[12.0, 40.0],
+                      scenes={"train": 8, "val": 4},
+                      pools={"train": ["train[0:40]"], "val": ["t10k[0:20]"]})
+    write_dataset(data, cfg, tmp / "ds", tmp / "digits.yaml", workers=1, progress=False)
+    code = train.main(["--cfg", str(ROOT / "configs" / "train-cpu.yaml"), "--data",
+                       str(tmp / "digits.yaml"), "--model", MODEL_YAML, "--imgsz", "64",
+                       "--epochs", "1", "--batch", "4", "--project", str(tmp / "runs"),
+                       "--name", "t", "--set", "time=null", "plots=false", "cache=false"])
+    assert code == 0
+    return tmp / "runs" / "t"
+
+
+def test_training_writes_loadable_weights_with_digit_safe_args(trained: Path) -> None:
+    import torch
+
+    best = trained / "weights" / "best.pt"
+    assert best.is_file() and (trained / "weights" / "last.pt").is_file()
+    assert (trained / "results.csv").is_file()
+    ckpt = torch.load(best, map_location="cpu", weights_only=False)
+    args = ckpt["train_args"]  # what ultralytics really used
+    assert args["fliplr"] == 0.0 and args["flipud"] == 0.0 and args["mosaic"] == 1.0
+    assert args["imgsz"] == 64 and ckpt["model"].nc == 10
+
+
+def test_export_onnx_shape_metadata_and_agreement(trained: Path, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from digitdet.export import export_onnx, max_output_diff
+
+    best = trained / "weights" / "best.pt"
+    path = export_onnx(best, 64, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert ast.literal_eval(meta["names"]) == {i: str(i) for i in range(10)}
+    assert ast.literal_eval(meta["imgsz"]) == [64, 64] and int(meta["stride"]) == 32
+    out = sess.run(None, {sess.get_inputs()[0].name: np.zeros((1, 3, 64, 96), np.float32)})[0]
+    # YOLOv5u: (1, 4+nc, N) with N = anchor points at strides 8, 16, 32 (dynamic input)
+    assert out.shape == (1, 14, 8 * 12 + 4 * 6 + 2 * 3)
+    img = np.full((120, 160, 3), 230, np.uint8)
+    assert max_output_diff(best, path, img, 64) < 1e-3
