@@ -48,8 +48,11 @@ class DigitDetector:
         self.names = info.names
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
 
-    def predict(self, image: np.ndarray, rgb: bool = False) -> Prediction:
-        """Detect digits in ``image`` (BGR unless ``rgb``; gray, RGBA, 16-bit accepted)."""
+    def predict(self, image: np.ndarray, rgb: bool = False, conf: float | None = None) -> Prediction:
+        """Detect digits in ``image`` (BGR unless ``rgb``; gray, RGBA, 16-bit accepted).
+
+        ``conf`` overrides the confidence threshold for this call only (thread-safe).
+        """
         t0 = time.perf_counter()
         img = to_bgr8(image, rgb)
         lb, info = letterbox(img, self.imgsz, self.stride, auto=not self.fixed)
@@ -57,8 +60,9 @@ class DigitDetector:
         t1 = time.perf_counter()
         out = self.backend(blob)
         t2 = time.perf_counter()
-        boxes, conf, cls = decode(out, self.conf, self.iou, self.max_det, self.classes)
-        det = Detections(unletterbox_boxes(boxes, info), conf, cls)
+        thres = self.conf if conf is None else conf
+        boxes, scores, cls = decode(out, thres, self.iou, self.max_det, self.classes)
+        det = Detections(unletterbox_boxes(boxes, info), scores, cls)
         numbers = read_numbers(det)
         t3 = time.perf_counter()
         h, w = img.shape[:2]

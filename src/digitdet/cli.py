@@ -1,0 +1,27 @@
+"""The ``digitdet`` command: ``digitdet <detect|serve|synth|train|export|val|bench> [args]``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "digitdet.synth.__main__",
+            "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
+            "bench": "digitdet.bench", "loadtest": "digitdet.loadtest"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
+        usage = "usage: digitdet {" + ",".join(COMMANDS) + "} [options]"
+        if args and args[0] not in ("-h", "--help"):
+            print(f"digitdet: error: unknown command '{args[0]}'\n{usage}", file=sys.stderr)
+            return 2
+        print(usage)
+        return 0
+    module = importlib.import_module(COMMANDS[args[0]])
+    return int(module.main(args[1:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

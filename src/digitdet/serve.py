@@ -1,0 +1,145 @@
+"""Drawing pad in the browser and a REST API for digit detection.
+
+Usage:
+    digitdet serve                          # http://127.0.0.1:8000 (drawing pad + API)
+    python -m digitdet.serve --port 9000 --weights model.onnx
+    python -m digitdet.serve --host 0.0.0.0 # reachable from other machines: only when asked
+
+API:
+    POST /detect   image as multipart (field 'file') or raw bytes; ?conf=0.25
+                   -> the same JSON as one predictions.jsonl line
+    GET  /health   -> {"status": "ok", ...}
+Uploads over --max-mb get 413; data that is not a readable image gets 400.
+"""
+
+
+import argparse  # no "from __future__ import annotations": FastAPI reads the hints at runtime
+import email.parser
+import email.policy
+import sys
+from importlib import resources
+from typing import Any
+
+import cv2
+import numpy as np
+
+from digitdet.errors import UserError
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+
+class BadUpload(ValueError):
+    """An upload that is not a usable image (HTTP 400)."""
+
+
+def extract_upload(body: bytes, content_type: str) -> bytes:
+    """The image bytes of a request: the first file part of a multipart body, or the body."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return body
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    if not msg.is_multipart():
+        raise BadUpload("malformed multipart body")
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if part.get_filename() or name in ("file", "image"):
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload
+    raise BadUpload("multipart body has no 'file' part")
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode uploaded bytes into an image array; :class:`BadUpload` when impossible."""
+    if not data:
+        raise BadUpload("empty upload: send an image (PNG, JPEG, ...)")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        raise BadUpload("not an image, or a corrupt one: send PNG, JPEG, BMP, WebP or TIFF bytes")
+    return img
+
+
+def create_app(detector: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """The FastAPI app around one shared, already loaded ``detector``."""
+    from fastapi import FastAPI, Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from digitdet.detect import prediction_record
+
+    app = FastAPI(title="digitdet", version="0.1.0")
+    page = (resources.files("digitdet") / "web" / "index.html").read_text()
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "weights": str(getattr(detector, "weights", "")),
+                "imgsz": getattr(detector, "imgsz", None), "max_bytes": max_bytes}
+
+    def run_detect(img: np.ndarray, conf: float | None) -> dict[str, Any]:
+        # the detector is stateless per call and ONNX Runtime sessions are thread-safe
+        return prediction_record(detector.predict(img, conf=conf), "upload", 0)
+
+    @app.post("/detect")
+    async def detect(request: Request, conf: float | None = None) -> JSONResponse:
+        if conf is not None and not 0.0 <= conf <= 1.0:
+            return JSONResponse({"detail": "conf must be between 0 and 1"}, status_code=422)
+        length = request.headers.get("content-length")
+        too_big = JSONResponse({"detail": f"upload larger than {max_bytes} bytes"},
+                               status_code=413)
+        if length and length.isdigit() and int(length) > max_bytes:
+            return too_big
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                return too_big
+        try:
+            data = extract_upload(bytes(body), request.headers.get("content-type", ""))
+            img = decode_image(data)
+        except BadUpload as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        record = await run_in_threadpool(run_detect, img, conf)
+        return JSONResponse(record)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitdet.serve", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--imgsz", type=int, default=None)
+    p.add_argument("--conf-thres", type=float, default=0.25)
+    p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024)
+    args = p.parse_args(argv)
+    try:
+        import uvicorn
+
+        from digitdet.detector import DigitDetector
+    except ImportError:
+        print("digitdet.serve: error: install the serve extra: pip install 'digitdet[serve]'",
+              file=sys.stderr)
+        return 2
+    try:
+        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres)
+    except UserError as exc:
+        print(f"digitdet.serve: error: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(detector, int(args.max_mb * 1024 * 1024))
+    print(f"digitdet: drawing pad on http://{args.host}:{args.port}/", file=sys.stderr)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    except OSError as exc:
+        print(f"digitdet.serve: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""REST API: good, bad, oversize and concurrent requests; the bounded load benchmark."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import make_onnx, yolo_output
+from digitdet.detector import DigitDetector
+from digitdet.loadtest import run_load, start_server
+from digitdet.serve import create_app
+
+ROWS = [(100, 108, 20, 40, 4, 0.9), (126, 108, 20, 40, 2, 0.8)]
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory: pytest.TempPathFactory) -> DigitDetector:
+    path = make_onnx(tmp_path_factory.mktemp("w") / "m.onnx", yolo_output(ROWS))
+    return DigitDetector(path)
+
+
+@pytest.fixture
+def client(detector: DigitDetector) -> TestClient:
+    return TestClient(create_app(detector, max_bytes=200_000))
+
+
+def png(w: int = 640, h: int = 480) -> bytes:
+    return cv2.imencode(".png", np.full((h, w, 3), 255, np.uint8))[1].tobytes()
+
+
+def test_health_and_page(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text and "detect?conf=" in page.text
+
+
+@pytest.mark.parametrize("kind", ["multipart", "raw"])  # both upload styles give the same JSON
+def test_detect_good_image(client: TestClient, kind: str) -> None:
+    if kind == "multipart":
+        r = client.post("/detect", files={"file": ("a.png", png(), "image/png")})
+    else:
+        r = client.post("/detect", content=png(), headers={"Content-Type": "image/png"})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"source", "frame", "width", "height", "detections", "numbers"}
+    assert (body["width"], body["height"]) == (640, 480)
+    assert [d["cls"] for d in body["detections"]] == [4, 2]
+    assert body["detections"][0]["box"] == [180.0, 160.0, 220.0, 240.0]
+    assert [n["text"] for n in body["numbers"]] == ["42"]
+
+
+def test_conf_query_is_per_request(client: TestClient) -> None:
+    hi = client.post("/detect?conf=0.85", content=png()).json()
+    lo = client.post("/detect", content=png()).json()
+    assert [d["cls"] for d in hi["detections"]] == [4] and len(lo["detections"]) == 2
+
+
+@pytest.mark.parametrize("data, ctype, status, message", [
+    (b"hello, not an image", "application/octet-stream", 400, "not an image"),  # text bytes
+    (png()[:60], "image/png", 400, "not an image"),                              # truncated PNG
+    (b"", "image/png", 400, "empty upload"),                                     # nothing
+    (b"--x\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nv\r\n--x--\r\n",
+     "multipart/form-data; boundary=x", 400, "no 'file' part"),                  # wrong field
+    (b"\x00" * 300_000, "image/png", 413, "larger than"),                        # oversize
+])
+def test_detect_bad_input(client: TestClient, data: bytes, ctype: str, status: int,
+                          message: str) -> None:
+    r = client.post("/detect", content=data, headers={"Content-Type": ctype})
+    assert r.status_code == status and message in r.json()["detail"]
+
+
+def test_bad_conf_is_422(client: TestClient) -> None:
+    assert client.post("/detect?conf=3", content=png()).status_code == 422
+
+
+def test_concurrent_requests_share_one_model(client: TestClient) -> None:
+    sizes = [(640, 480), (320, 240), (100, 300), (640, 480)] * 6
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda s: client.post("/detect", content=png(*s)), sizes))
+    assert all(r.status_code == 200 for r in results)
+    assert [(r.json()["width"], r.json()["height"]) for r in results] == sizes
+
+
+def test_load_benchmark_is_bounded_and_error_free(detector: DigitDetector) -> None:
+    server, port, thread = start_server(create_app(detector))
+    try:
+        result = run_load("127.0.0.1", port, png(), clients=3, seconds=1.0, max_requests=60)
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(5)
+    assert result.errors == 0 and 0 < len(result.latencies_ms) <= 60
+    assert "req/s" in result.summary()
+
+
+def test_load_benchmark_refuses_non_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        run_load("10.0.0.1", 80, b"", 1, 0.1)
+
+
+def test_serve_cli_bad_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from digitdet.serve import main
+
+    assert main(["--weights", str(tmp_path / "none.onnx")]) == 2
+    assert "not found" in capsys.readouterr().err
