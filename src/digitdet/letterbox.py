@@ -42,9 +42,8 @@ def letterbox(img: np.ndarray, size: int, stride: int = 32, auto: bool = True,
     """
     h, w = img.shape[:2]
     (nh, nw), (ph, pw) = letterbox_shape(h, w, size, stride, auto)
-    if (nh, nw) != (h, w):
-        interp = cv2.INTER_AREA if nh < h else cv2.INTER_LINEAR
-        img = cv2.resize(img, (nw, nh), interpolation=interp)
+    if (nh, nw) != (h, w):  # bilinear, as ultralytics resizes for training and predict
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     top, left = (ph - nh) // 2, (pw - nw) // 2
     if (ph, pw) != (nh, nw):
         img = cv2.copyMakeBorder(img, top, ph - nh - top, left, pw - nw - left,

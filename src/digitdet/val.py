@@ -1,0 +1,283 @@
+"""Measure a model: detection mAP, digit P/R/F1, number and scene accuracy, held-out MNIST top-1.
+
+Usage:
+    python -m digitdet.val                                   # shipped model, datasets/digits test
+    python -m digitdet.val --weights runs/train/exp/weights/best.onnx --mnist-dir ../shared/mnist
+    python -m digitdet.val --fonts                           # + handwriting-font numbers (OOD)
+    python -m digitdet.val --no-mnist --save-json runs/val/metrics.json
+
+The test split holds scenes made only from MNIST test digits 5000-9999, which no training or
+validation scene uses. mAP follows ultralytics (conf 0.001, 101-point AP, IoU 0.50:0.95); P/R/F1,
+numbers and scenes use the detector's default confidence. ``runs/val/failures.png`` shows the
+scenes that were read wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from digitdet.errors import UserError
+from digitdet.numbers import read_numbers
+from digitdet.results import Detections, Number
+
+IOUV = np.linspace(0.5, 0.95, 10)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix ``(M, N)`` between ``(M, 4)`` and ``(N, 4)`` xyxy boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area_a = (a[:, 2:] - a[:, :2]).prod(1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(1)
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -> np.ndarray:
+    """``(N, 10) bool``: is prediction n a true positive at IoU threshold t (one GT each)."""
+    correct = np.zeros((len(det), len(IOUV)), bool)
+    if len(det) == 0 or len(gt_box) == 0:
+        return correct
+    iou = box_iou(gt_box, det.xyxy) * (gt_cls[:, None] == det.class_id[None])
+    for k, t in enumerate(IOUV):
+        gi, pi = np.nonzero(iou >= t)
+        if len(gi) == 0:
+            continue
+        order = np.argsort(-iou[gi, pi], kind="stable")
+        gi, pi = gi[order], pi[order]
+        _, first = np.unique(pi, return_index=True)
+        gi, pi = gi[first], pi[first]
+        order = np.argsort(-iou[gi, pi], kind="stable")
+        gi, pi = gi[order], pi[order]
+        _, first = np.unique(gi, return_index=True)
+        correct[pi[first], k] = True
+    return correct
+
+
+def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
+    """101-point interpolated AP of one precision/recall curve."""
+    mrec = np.concatenate(([0.0], recall, [1.0]))
+    mpre = np.concatenate(([1.0], precision, [0.0]))
+    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+    x = np.linspace(0, 1, 101)
+    return float(np.trapezoid(np.interp(x, mrec, mpre), x))
+
+
+def map_scores(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, gt_cls: np.ndarray,
+               nc: int = 10) -> tuple[float, float]:
+    """(mAP50, mAP50-95) over classes present in the ground truth."""
+    order = np.argsort(-conf, kind="stable")
+    tp, pred_cls = tp[order], pred_cls[order]
+    aps = []
+    for c in range(nc):
+        n_gt = int((gt_cls == c).sum())
+        if n_gt == 0:
+            continue
+        sel = pred_cls == c
+        if not sel.any():
+            aps.append(np.zeros(len(IOUV)))
+            continue
+        tpc = tp[sel].cumsum(0)
+        fpc = (1 - tp[sel]).cumsum(0)
+        recall = tpc / n_gt
+        precision = tpc / (tpc + fpc)
+        aps.append(np.array([average_precision(recall[:, k], precision[:, k])
+                             for k in range(len(IOUV))]))
+    ap = np.array(aps) if aps else np.zeros((1, len(IOUV)))
+    return float(ap[:, 0].mean()), float(ap.mean())
+
+
+def match_numbers(gt: list[dict[str, Any]], pred: list[Number]) -> int:
+    """How many ground-truth numbers are read exactly (same text, box IoU >= 0.5)."""
+    used: set[int] = set()
+    hits = 0
+    for g in gt:
+        gbox = np.array([g["box"]], np.float32)
+        for k, p in enumerate(pred):
+            if k in used or p.text != g["text"]:
+                continue
+            if box_iou(gbox, np.array([p.box], np.float32))[0, 0] >= 0.5:
+                used.add(k)
+                hits += 1
+                break
+    return hits
+
+
+@dataclass
+class SceneMetrics:
+    images: int
+    digits: int
+    map50: float
+    map50_95: float
+    precision: float
+    recall: float
+    f1: float
+    numbers: int
+    number_accuracy: float
+    scene_accuracy: float
+
+
+def read_labels(path: Path, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """YOLO label file -> ``xyxy (M, 4)`` pixels and ``cls (M,)``."""
+    if not path.is_file() or not path.read_text().strip():
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
+    rows = np.loadtxt(path, ndmin=2)
+    cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
+    xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).astype(np.float32)
+    return xyxy, rows[:, 0].astype(np.int64)
+
+
+def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = 0.25,
+                   limit: int | None = None, failures: list[tuple[np.ndarray, Any, dict]] | None = None,
+                   ) -> SceneMetrics:
+    """Run ``detector`` over a synthesized split and score it against its labels."""
+    from tqdm import tqdm
+
+    jsonl = root / split / "numbers.jsonl"
+    if not jsonl.is_file():
+        raise UserError(f"{jsonl} not found: run 'make data' first")
+    records = [json.loads(x) for x in jsonl.read_text().splitlines()][:limit]
+    base_conf = detector.conf
+    detector.conf = 0.001
+    tps, confs, pcls, gcls = [], [], [], []
+    n_tp = n_pred = n_gt = 0
+    num_hits = num_total = scenes_ok = 0
+    try:
+        for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False):
+            img = cv2.imread(str(root / rec["image"]))
+            if img is None:
+                raise UserError(f"cannot read {root / rec['image']}")
+            gt_box, gt_cls = read_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
+                                         rec["width"], rec["height"])
+            det = detector.predict(img).detections
+            tp = match_predictions(gt_box, gt_cls, det)
+            tps.append(tp)
+            confs.append(det.confidence)
+            pcls.append(det.class_id)
+            gcls.append(gt_cls)
+            keep = det.confidence >= conf
+            n_tp += int(tp[keep, 0].sum())
+            n_pred += int(keep.sum())
+            n_gt += len(gt_cls)
+            numbers = read_numbers(det[keep])
+            hits = match_numbers(rec["numbers"], numbers)
+            num_hits += hits
+            num_total += len(rec["numbers"])
+            ok = hits == len(rec["numbers"]) and len(numbers) == len(rec["numbers"])
+            scenes_ok += ok
+            if not ok and failures is not None and len(failures) < 16:
+                failures.append((img, det[keep], rec))
+    finally:
+        detector.conf = base_conf
+    map50, map5095 = map_scores(np.concatenate(tps) if tps else np.zeros((0, 10), bool),
+                                np.concatenate(confs) if confs else np.zeros(0),
+                                np.concatenate(pcls) if pcls else np.zeros(0, np.int64),
+                                np.concatenate(gcls) if gcls else np.zeros(0, np.int64))
+    p = n_tp / max(n_pred, 1)
+    r = n_tp / max(n_gt, 1)
+    return SceneMetrics(len(records), n_gt, map50, map5095, p, r, 2 * p * r / max(p + r, 1e-9),
+                        num_total, num_hits / max(num_total, 1), scenes_ok / max(len(records), 1))
+
+
+def mnist_canvas(img28: np.ndarray, invert: bool, canvas: int = 160, digit: int = 112) -> np.ndarray:
+    """One MNIST digit enlarged and centred on a drawing-pad canvas, ``uint8 (H, W, 3)``."""
+    big = cv2.resize(img28, (digit, digit), interpolation=cv2.INTER_CUBIC)
+    out = np.zeros((canvas, canvas), np.uint8)
+    o = (canvas - digit) // 2
+    out[o:o + digit, o:o + digit] = big
+    if invert:
+        out = 255 - out
+    return cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+
+
+def mnist_top1(detector: Any, images: np.ndarray, labels: np.ndarray, invert: bool) -> float:
+    """Top-1 accuracy: the most confident detection's class on each digit's canvas."""
+    from tqdm import tqdm
+
+    right = 0
+    for img, label in tqdm(zip(images, labels, strict=True), total=len(labels), leave=False,
+                           desc="mnist top-1"):
+        det = detector.predict(mnist_canvas(img, invert)).detections
+        if len(det) and int(det.class_id[int(np.argmax(det.confidence))]) == int(label):
+            right += 1
+    return right / max(len(labels), 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitdet.val", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=None)
+    p.add_argument("--imgsz", type=int, default=None)
+    p.add_argument("--dataset", default="datasets/digits")
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int, default=None, help="only the first N scenes")
+    p.add_argument("--conf-thres", type=float, default=0.25)
+    p.add_argument("--mnist-dir", default=None)
+    p.add_argument("--no-mnist", action="store_true", help="skip the held-out MNIST top-1")
+    p.add_argument("--fonts", action="store_true", help="also score handwriting-font numbers")
+    p.add_argument("--save-json", default="runs/val/metrics.json")
+    args = p.parse_args(argv)
+    try:
+        from digitdet.detector import DigitDetector
+
+        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres)
+        failures: list[tuple[np.ndarray, Any, dict]] = []
+        scene = evaluate_split(detector, Path(args.dataset), args.split, args.conf_thres,
+                               args.limit, failures)
+        report: dict[str, Any] = {"weights": str(detector.weights), "imgsz": detector.imgsz,
+                                  "split": args.split, **asdict(scene)}
+        if not args.no_mnist:
+            from digitdet import mnist
+
+            data = mnist.load(args.mnist_dir)
+            x, y = data.test_images[5000:10000], data.test_labels[5000:10000]
+            report["mnist_heldout_n"] = len(y)
+            report["mnist_top1_white_on_black"] = mnist_top1(detector, x, y, invert=False)
+            report["mnist_top1_black_on_white"] = mnist_top1(detector, x, y, invert=True)
+        if args.fonts:
+            from digitdet.fontset import evaluate_fonts
+
+            report["fonts"] = evaluate_fonts(detector)
+    except UserError as exc:
+        print(f"digitdet.val: error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.save_json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    if failures:
+        _failure_sheet(failures, out.parent / "failures.png")
+    for key, value in report.items():
+        print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    return 0
+
+
+def _failure_sheet(failures: list[tuple[np.ndarray, Any, dict]], path: Path) -> None:
+    from digitdet.annotate import draw_detections, draw_numbers
+
+    cells = []
+    for img, det, rec in failures:
+        a = draw_numbers(draw_detections(img, det, 1), read_numbers(det), 1)
+        truth = " ".join(n["text"] for n in rec["numbers"])[:60]
+        cv2.putText(a, "truth: " + truth, (4, a.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 255), 1, cv2.LINE_AA)
+        s = 400 / max(a.shape[:2])
+        cell = np.full((400, 400, 3), 40, np.uint8)
+        a = cv2.resize(a, (int(a.shape[1] * s), int(a.shape[0] * s)), interpolation=cv2.INTER_AREA)
+        cell[: a.shape[0], : a.shape[1]] = a
+        cells.append(cell)
+    while len(cells) % 4:
+        cells.append(np.full((400, 400, 3), 40, np.uint8))
+    rows = [np.hstack(cells[i: i + 4]) for i in range(0, len(cells), 4)]
+    cv2.imwrite(str(path), np.vstack(rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
