@@ -46,10 +46,10 @@ export: $(STAMP)  ## export WEIGHTS=.pt to ONNX and check it against PyTorch
 detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)
 
-val: $(STAMP)  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split
+val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split
 	$(PY) -m digitdet.val $(MNIST_FLAG) $(if $(WEIGHTS),--weights $(WEIGHTS))
 
-bench: $(STAMP)  ## speed: digitdet vs ultralytics (.pt and the same ONNX)
+bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX)
 	$(PY) -m digitdet.bench
 
 serve: $(STAMP)  ## drawing pad and REST API on http://127.0.0.1:8000

@@ -18,56 +18,55 @@ LINE_GAP = 12.0  # gap / height under which two numbers share a line of text
 DUPLICATE_IOU = 0.7  # boxes of different classes on the same digit: keep the most confident
 
 
-def _row_overlap(a: np.ndarray, b: np.ndarray) -> float:
-    inter = min(a[3], b[3]) - max(a[1], b[1])
-    return float(inter / max(min(a[3] - a[1], b[3] - b[1]), 1e-6))
-
-
 def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
-    """Link each box to its nearest right neighbour in the same row within ``max_gap`` heights;
-    return the chains, each ordered left to right."""
+    """Link each box to its nearest right neighbour in the same row within ``max_gap`` heights
+    (each box keeps at most one left neighbour: the closest); return chains, left to right."""
     n = len(boxes)
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    best: dict[int, tuple[float, int]] = {}  # right index -> (gap, left index)
-    for i in range(n):
-        cand = None
-        for j in range(n):
-            if j == i or cx[j] <= cx[i] or _row_overlap(boxes[i], boxes[j]) < ROW_OVERLAP:
-                continue
-            h = max(boxes[i, 3] - boxes[i, 1], boxes[j, 3] - boxes[j, 1])
-            gap = (boxes[j, 0] - boxes[i, 2]) / max(h, 1e-6)
-            if gap <= max_gap and (cand is None or gap < cand[0]):
-                cand = (gap, j)
-        if cand is not None and (cand[1] not in best or cand[0] < best[cand[1]][0]):
-            best[cand[1]] = (cand[0], i)
-    right = {i: j for j, (_, i) in best.items()}
-    starts = [i for i in range(n) if i not in best]
+    x1, y1, x2, y2 = boxes.T
+    h = y2 - y1
+    cx = (x1 + x2) / 2
+    overlap = (np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None])) / np.maximum(
+        np.minimum(h[:, None], h[None]), 1e-6)
+    gap = (x1[None] - x2[:, None]) / np.maximum(np.maximum(h[:, None], h[None]), 1e-6)
+    valid = (cx[None] > cx[:, None]) & (overlap >= ROW_OVERLAP) & (gap <= max_gap)
+    gap = np.where(valid, gap, np.inf)
+    right = gap.argmin(1)  # best right neighbour of each box
+    has = np.isfinite(gap[np.arange(n), right])
+    left = np.full(n, -1)
+    best_gap = np.full(n, np.inf)
+    for i in np.flatnonzero(has):  # one left neighbour per box: the closest claimant wins
+        j = right[i]
+        if gap[i, j] < best_gap[j]:
+            best_gap[j], left[j] = gap[i, j], i
+    nxt = np.full(n, -1)
+    nxt[left[left >= 0]] = np.flatnonzero(left >= 0)
     chains = []
-    for s in starts:
-        chain = [s]
-        while chain[-1] in right:
-            chain.append(right[chain[-1]])
+    for s in np.flatnonzero(left < 0):
+        chain = [int(s)]
+        while nxt[chain[-1]] >= 0:
+            chain.append(int(nxt[chain[-1]]))
         chains.append(chain)
     return chains
 
 
 def _dedupe(det: Detections) -> np.ndarray:
     """Indices of detections to read, dropping less confident overlaps of another class."""
-    order = np.argsort(-det.confidence, kind="stable")
+    b = det.xyxy
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iw = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]),
+                 0, None)
+    ih = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]),
+                 0, None)
+    inter = iw * ih
+    iou = inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
+    np.fill_diagonal(iou, 0)
+    if not (iou >= DUPLICATE_IOU).any():
+        return np.arange(len(det))
     kept: list[int] = []
-    for i in order:
-        if all(_iou(det.xyxy[i], det.xyxy[k]) < DUPLICATE_IOU for k in kept):
+    for i in np.argsort(-det.confidence, kind="stable"):
+        if not kept or (iou[i, kept] < DUPLICATE_IOU).all():
             kept.append(int(i))
     return np.asarray(sorted(kept), np.int64)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
 def read_numbers(det: Detections, split_gap: float = SPLIT_GAP) -> list[Number]:
