@@ -165,7 +165,8 @@ def _scribble(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: float) ->
 
 
 def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
-    """Printed words (letters only, never digits) in a random Hershey font."""
+    """Printed words (letters only, never digits) in a random Hershey font, blended into the
+    float image in place (drawn on an 8-bit mask: OpenCV 5 renders text on 8-bit images only)."""
     font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX,
                            cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX]))
     for _ in range(int(rng.integers(1, 4))):
@@ -174,9 +175,13 @@ def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
             word = word.upper()
         scale = rng.uniform(0.25, 0.9) * h / 22
         org = (int(rng.uniform(0, img.shape[1] * 0.8)), int(rng.uniform(h * 0.5, img.shape[0])))
-        col = tuple(float(v) for v in rng.uniform(0.0, 0.35, 3))
-        cv2.putText(img, word, org, font, max(scale, 0.3), col, max(1, int(scale * 1.5)),
+        col = rng.uniform(0.0, 0.35, 3).astype(np.float32)
+        mask = np.zeros(img.shape[:2], np.uint8)
+        cv2.putText(mask, word, org, font, max(scale, 0.3), 255, max(1, int(scale * 1.5)),
                     cv2.LINE_AA)
+        a = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+        img *= 1 - a
+        img += col * a
 
 
 def _choose_pen(rng: np.random.Generator, cfg: SynthConfig, dark_on_light: bool,
