@@ -6,7 +6,7 @@ STAMP := .venv/.synced
 MNIST_DIR ?= $(if $(DIGITDET_MNIST_DIR),$(DIGITDET_MNIST_DIR),$(if $(wildcard ../shared/mnist),../shared/mnist,))
 MNIST_FLAG := $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR),)
 
-MODEL ?= yolov5n
+MODEL ?= $(if $(filter cpu,$(DEVICE)),yolov5n,yolov5s)
 IMGSZ ?= 320
 EPOCHS ?=
 TIME ?=

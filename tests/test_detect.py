@@ -56,9 +56,12 @@ def test_detector_maps_boxes_to_original_pixels(weights: Path) -> None:
     np.zeros((480, 640), np.uint8),            # grayscale
     np.zeros((480, 640, 4), np.uint8),         # BGRA
     np.zeros((480, 640, 3), np.uint16),        # 16-bit
+    np.zeros((16, 16, 3), np.uint8),           # smallest supported size
 ])
 def test_detector_accepts_any_image_kind(weights: Path, img: np.ndarray) -> None:
-    assert len(DigitDetector(weights).predict(img).detections) == 3
+    pred = DigitDetector(weights).predict(img)
+    assert len(pred.detections) == 3 and (pred.height, pred.width) == img.shape[:2]
+    assert (pred.detections.xyxy[:, [0, 2]] <= img.shape[1]).all()  # clipped to the image
 
 
 @pytest.mark.parametrize("conf, classes, expected", [

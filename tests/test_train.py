@@ -97,6 +97,25 @@ def test_training_writes_loadable_weights_with_digit_safe_args(trained: Path) ->
     assert args["imgsz"] == 64 and ckpt["model"].nc == 10
 
 
+def test_fine_tune_from_previous_best(trained: Path) -> None:
+    import torch
+
+    data = trained.parent.parent / "digits.yaml"
+    code = train.main(["--cfg", str(ROOT / "configs" / "train-cpu.yaml"), "--data", str(data),
+                       "--weights", str(trained / "weights" / "best.pt"), "--imgsz", "64",
+                       "--epochs", "1", "--batch", "4", "--project", str(trained.parent),
+                       "--name", "ft", "--set", "time=null", "plots=false", "cache=false"])
+    assert code == 0
+    ckpt = torch.load(trained.parent / "ft" / "weights" / "last.pt", map_location="cpu",
+                      weights_only=False)
+    assert ckpt["train_args"]["model"].endswith("best.pt")  # started from the given weights
+
+
+def test_missing_fine_tune_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    assert train.main(["--weights", "nowhere/best.pt"]) == 2
+    assert "weights nowhere/best.pt not found" in capsys.readouterr().err
+
+
 def test_export_onnx_shape_metadata_and_agreement(trained: Path, tmp_path: Path) -> None:
     import onnxruntime as ort
 
