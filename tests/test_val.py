@@ -1,0 +1,99 @@
+"""Validation metrics on hand-made cases and on a tiny split with an oracle detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_mnist
+
+from digitdet import mnist
+from digitdet.results import Detections, Number, Prediction
+from digitdet.synth.config import SynthConfig
+from digitdet.synth.dataset import write_dataset
+from digitdet.val import (
+    average_precision,
+    evaluate_split,
+    map_scores,
+    match_numbers,
+    match_predictions,
+    mnist_canvas,
+    read_labels,
+)
+
+
+@pytest.mark.parametrize("recall, precision, expected", [
+    ([1.0], [1.0], 1.0),                 # one perfect detection
+    ([0.5, 1.0], [1.0, 1.0], 1.0),       # all correct, in two steps
+    # half found, then a false positive: 0.5 up to recall 0.5, then the ultralytics-style
+    # interpolation runs linearly from precision 0.5 down to 0 at recall 1: 0.5 + 0.125
+    ([0.5, 0.5], [1.0, 0.5], 0.625),
+    ([0.0], [0.0], 0.0),                 # nothing right
+])
+def test_average_precision(recall: list[float], precision: list[float], expected: float) -> None:
+    assert average_precision(np.array(recall), np.array(precision)) == pytest.approx(expected, abs=0.01)
+
+
+def test_match_predictions_iou_thresholds_and_classes() -> None:
+    gt = np.array([[0, 0, 10, 10], [20, 0, 30, 10]], np.float32)
+    gt_cls = np.array([1, 2])
+    det = Detections(np.array([[0, 0, 10, 10], [20, 0, 30, 8], [0, 0, 10, 10]], np.float32),
+                     np.array([0.9, 0.8, 0.7]), np.array([1, 2, 1]))
+    tp = match_predictions(gt, gt_cls, det)
+    assert tp[0].all()                       # exact box: right at every IoU threshold
+    assert tp[1, :7].all() and not tp[1, 7:].any()  # IoU 0.8: right up to 0.80
+    assert not tp[2].any()                   # duplicate of an already matched box
+
+
+def test_map_scores_perfect_and_wrong_class() -> None:
+    tp = np.ones((2, 10), bool)
+    assert map_scores(tp, np.array([0.9, 0.8]), np.array([3, 4]), np.array([3, 4])) == (
+        pytest.approx(1.0, abs=0.01), pytest.approx(1.0, abs=0.01))
+    none = np.zeros((1, 10), bool)
+    assert map_scores(none, np.array([0.9]), np.array([5]), np.array([3])) == (0.0, 0.0)
+
+
+def test_match_numbers_needs_text_and_place() -> None:
+    gt = [{"text": "42", "box": [0, 0, 50, 30]}, {"text": "7", "box": [100, 0, 120, 30]}]
+    pred = [Number("42", (1, 0, 50, 30), 0.9, (0, 1)), Number("1", (100, 0, 120, 30), 0.9, (2,))]
+    assert match_numbers(gt, pred) == 1
+    moved = [Number("42", (300, 300, 350, 330), 0.9, (0, 1))]
+    assert match_numbers(gt, moved) == 0
+
+
+def test_mnist_canvas_layout() -> None:
+    img = np.full((28, 28), 255, np.uint8)
+    white = mnist_canvas(img, invert=False)
+    assert white.shape == (160, 160, 3) and white[0, 0].tolist() == [0, 0, 0]
+    assert white[80, 80].tolist() == [255, 255, 255]
+    assert mnist_canvas(img, invert=True)[0, 0].tolist() == [255, 255, 255]
+
+
+class Oracle:
+    """Returns the ground-truth boxes of each scene, in order: a perfect detector."""
+
+    def __init__(self, root: Path, split: str) -> None:
+        self.conf = 0.25
+        recs = [json.loads(x) for x in (root / split / "numbers.jsonl").read_text().splitlines()]
+        self.queue = []
+        for rec in recs:
+            xyxy, cls = read_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
+                                    rec["width"], rec["height"])
+            self.queue.append(Detections(xyxy, np.full(len(cls), 0.9), cls))
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        return Prediction(self.queue.pop(0))
+
+
+def test_evaluate_split_with_a_perfect_detector(tmp_path: Path) -> None:
+    data = mnist.load_dir(write_mnist(tmp_path / "m"))
+    cfg = SynthConfig(sizes=[[320, 240]], size_weights=[1.0], digit_height=[16.0, 60.0],
+                      scenes={"test": 6}, pools={"test": ["t10k[0:40]"]}, touch_prob=0.0)
+    write_dataset(data, cfg, tmp_path / "ds", tmp_path / "d.yaml", workers=1, progress=False)
+    m = evaluate_split(Oracle(tmp_path / "ds", "test"), tmp_path / "ds", "test")
+    assert m.images == 6 and m.digits > 20
+    assert m.precision == 1.0 and m.recall == 1.0 and m.f1 == 1.0
+    assert m.map50 == pytest.approx(1.0, abs=0.01) and m.map50_95 == pytest.approx(1.0, abs=0.01)
+    assert m.number_accuracy == pytest.approx(1.0) and m.scene_accuracy == pytest.approx(1.0)
