@@ -9,12 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FakeCapture, make_onnx, yolo_output
 from digitdet import detect
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.sources import open_source, resolve, safe_fps
 from digitdet.video import VideoWriter
+
+from conftest import FakeCapture, make_onnx, yolo_output
 
 # In letterboxed pixels of a 640x480 (or 64x48) frame at imgsz 320 (top padding 8):
 # a '4' and a '2' side by side, and a lone '7' far to the right.

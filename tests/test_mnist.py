@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import idx_bytes, write_mnist
 from digitdet import mnist
 from digitdet.mnist import MnistError, parse_idx
+
+from conftest import idx_bytes, write_mnist
 
 GOOD = idx_bytes(np.arange(12, dtype=np.uint8).reshape(3, 2, 2))
 

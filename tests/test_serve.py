@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import make_onnx, yolo_output
 from digitdet.detector import DigitDetector
 from digitdet.loadtest import run_load, start_server
 from digitdet.serve import create_app
+
+from conftest import make_onnx, yolo_output
 
 ROWS = [(100, 108, 20, 40, 4, 0.9), (126, 108, 20, 40, 2, 0.8)]
 

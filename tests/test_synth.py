@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import write_mnist
 from digitdet import mnist
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig, load_synth_config
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
 from digitdet.synth.glyphs import make_glyph, render_natural, render_stroke, zhang_suen
+
+from conftest import write_mnist
 
 SMALL = {"sizes": [[320, 240]], "size_weights": [1.0], "digit_height": [14.0, 80.0],
          "scenes": {"train": 6, "val": 2, "test": 2},

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import write_mnist
 from digitdet import mnist, train
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig
 from digitdet.synth.dataset import write_dataset
+
+from conftest import write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_YAML = str(ROOT / "configs" / "yolov5n-digits.yaml")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_mnist
 
 from digitdet import mnist
 from digitdet.results import Detections, Number, Prediction
@@ -22,6 +21,8 @@ from digitdet.val import (
     mnist_canvas,
     read_labels,
 )
+
+from conftest import write_mnist
 
 
 @pytest.mark.parametrize("recall, precision, expected", [
