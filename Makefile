@@ -18,7 +18,7 @@ WEIGHTS ?=
 CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 
-.PHONY: setup data train export detect val bench serve test lint clean
+.PHONY: setup data train export detect val bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -54,6 +54,9 @@ bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.
 
 serve: $(STAMP)  ## drawing pad and REST API on http://127.0.0.1:8000
 	$(PY) -m digitdet.serve
+
+loadtest: $(STAMP)  ## N concurrent clients against a local server: req/s, p50/p95, errors
+	$(PY) -m digitdet.loadtest --clients 4 --seconds 10
 
 test: $(STAMP)  ## the test suite
 	$(PY) -m pytest
