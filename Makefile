@@ -18,7 +18,7 @@ WEIGHTS ?=
 CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 
-.PHONY: setup data train export detect val bench serve loadtest test lint clean
+.PHONY: setup data train export ship detect val bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -42,6 +42,11 @@ train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BA
 
 export: $(STAMP)  ## export WEIGHTS=.pt to ONNX and check it against PyTorch
 	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) --imgsz $(IMGSZ)
+
+ship: $(STAMP)  ## make WEIGHTS=best.pt the packaged default model (.onnx + .pt)
+	$(PY) -m digitdet.export --weights $(WEIGHTS) --imgsz $(IMGSZ) \
+	  --output src/digitdet/weights/digitdet-v5n.onnx --image assets/samples/whiteboard.jpg
+	cp $(WEIGHTS) src/digitdet/weights/digitdet-v5n.pt
 
 detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)

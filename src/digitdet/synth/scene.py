@@ -234,9 +234,9 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
             seps: dict[int, str] = {}
             if rng.random() < cfg.separator_prob and n_digits >= 2:
                 seps[int(rng.integers(1, n_digits))] = str(SEPARATORS[rng.integers(len(SEPARATORS))])
-            est = n_digits * 0.75 * line_h + len(seps) * 1.2 * line_h
+            est = n_digits * 0.95 * line_h + len(seps) * 1.2 * line_h
             if x + est > w_img - margin:  # shorten the number to what still fits
-                n_fit = int((w_img - margin - x) / (0.75 * line_h))
+                n_fit = int((w_img - margin - x) / (0.95 * line_h))
                 if n_fit < 1 and not (single and not numbers):
                     break
                 n_digits, seps = max(1, n_fit), {}
