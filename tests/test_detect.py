@@ -98,7 +98,7 @@ def test_every_source_kind(tmp_path: Path) -> None:
     folder.mkdir()
     write_image(folder / "b.jpg", 64, 48)
     write_image(folder / "c.png", 64, 48)
-    (tmp_path / "list.txt").write_text(f"{img}\n# comment\n{vid}\n")
+    (tmp_path / "list.txt").write_text(f"{img}\n# comment\n{vid}\n{folder / '*.png'}\n")
     fake = lambda t: FakeCapture(t, n=3)  # noqa: E731
     cases = [  # spec, kind, frames
         (str(img), "images", 1),
@@ -107,7 +107,7 @@ def test_every_source_kind(tmp_path: Path) -> None:
         (str(vid), "video", 4),
         ("0", "camera", 3),
         ("rtsp://127.0.0.1/live", "stream", 3),
-        (str(tmp_path / "list.txt"), "list", 1 + 4),
+        (str(tmp_path / "list.txt"), "list", 1 + 4 + 1),  # image, video, glob
     ]
     for spec, kind, n in cases:
         assert resolve(spec).kind == kind, spec
@@ -116,6 +116,15 @@ def test_every_source_kind(tmp_path: Path) -> None:
             got = list(frames)
         assert len(got) == n, spec
         assert all(f.image.ndim == 3 and f.image.dtype == np.uint8 for f in got)
+
+
+def test_bad_entry_in_list_is_skipped_and_reported(tmp_path: Path) -> None:
+    img = write_image(tmp_path / "a.png", 64, 48)
+    (tmp_path / "list.txt").write_text(f"{tmp_path / 'gone.jpg'}\n{img}\n")
+    skipped: list[str] = []
+    with open_source(str(tmp_path / "list.txt"), on_skip=lambda item, why: skipped.append(why)) as f:
+        assert [fr.source for fr in f] == [str(img)]
+    assert len(skipped) == 1 and "not found" in skipped[0]
 
 
 def test_camera_frames_carry_fps_and_release(tmp_path: Path) -> None:

@@ -50,13 +50,17 @@ class SourceInfo:
 CaptureFactory = Callable[[Any], Any]  # cv2.VideoCapture-like, injectable for tests
 
 
+def is_live(spec: str) -> bool:
+    """True for a camera index or a stream URL (judged from the text alone)."""
+    spec = str(spec).strip()
+    return spec.isdigit() or spec.lower().startswith(STREAM_PREFIXES)
+
+
 def resolve(spec: str) -> SourceInfo:
     """Expand ``spec`` into the list of things to read; raise :class:`UserError` if none."""
     spec = str(spec).strip()
-    if spec.isdigit():
-        return SourceInfo("camera", [spec], True)
-    if spec.lower().startswith(STREAM_PREFIXES):
-        return SourceInfo("stream", [spec], True)
+    if is_live(spec):
+        return SourceInfo("camera" if spec.isdigit() else "stream", [spec], True)
     path = Path(spec).expanduser()
     if any(c in spec for c in "*?["):
         items = sorted(p for p in glob.glob(spec, recursive=True) if Path(p).is_file())
@@ -77,7 +81,7 @@ def resolve(spec: str) -> SourceInfo:
         lines = [ln for ln in lines if ln and not ln.startswith("#")]
         if not lines:
             raise UserError(f"list {path} is empty")
-        return SourceInfo("list", lines, any(resolve(ln).is_live for ln in lines))
+        return SourceInfo("list", lines, any(is_live(ln) for ln in lines))
     if path.suffix.lower() in VIDEO_EXTS:
         return SourceInfo("video", [str(path)], False)
     if path.suffix.lower() in IMAGE_EXTS:
@@ -139,27 +143,34 @@ def iter_frames(spec: str, capture: CaptureFactory = cv2.VideoCapture, vid_strid
                 on_skip: Callable[[str, str], None] | None = None) -> Generator[Frame, None, None]:
     """Yield every frame of ``spec`` (see module docstring)."""
     info = resolve(spec)
+    if info.kind == "list":  # each entry is read exactly as if it were given as the source
+        for item in info.items:
+            try:
+                yield from iter_frames(item, capture, vid_stride, on_skip)
+            except UserError as exc:
+                if on_skip is None:
+                    raise
+                on_skip(item, str(exc))
+        return
+    if info.is_live:
+        yield from _iter_capture(info.items[0], info.items[0], capture, True, vid_stride)
+        return
     for item in info.items:
-        suffix = Path(item).suffix.lower()
-        if info.kind in ("camera", "stream") or (info.kind == "list" and resolve(item).is_live):
-            yield from _iter_capture(item, item, capture, True, vid_stride)
-        elif suffix in VIDEO_EXTS:
+        if Path(item).suffix.lower() in VIDEO_EXTS:
             try:
                 yield from _iter_capture(item, item, capture, False, vid_stride)
             except UserError as exc:
                 if len(info.items) == 1 or on_skip is None:
                     raise
                 on_skip(item, str(exc))
-        elif info.kind == "list" and Path(item).is_dir():
-            yield from iter_frames(item, capture, vid_stride, on_skip)
-        else:
-            img = _read_image(item)
-            if img is None:
-                if len(info.items) == 1 or on_skip is None:
-                    raise UserError(f"cannot read image {item}")
-                on_skip(item, "unreadable or corrupt image")
-                continue
-            yield Frame(img, 0, item, 0.0, 1)
+            continue
+        img = _read_image(item)
+        if img is None:
+            if len(info.items) == 1 or on_skip is None:
+                raise UserError(f"cannot read image {item}")
+            on_skip(item, "unreadable or corrupt image")
+            continue
+        yield Frame(img, 0, item, 0.0, 1)
 
 
 @contextmanager
