@@ -81,6 +81,11 @@ def test_detector_options(weights: Path, conf: float, classes: list[int] | None,
     ("bad.onnx", b"not a model", "cannot load weights"),
     ("model.h5", b"x", "expected a .onnx or .pt"),
 ])
+def test_onnx_on_a_gpu_device_is_refused(weights: Path) -> None:
+    with pytest.raises(UserError, match="ONNX weights run on the CPU"):
+        DigitDetector(weights, device="0")
+
+
 def test_bad_weights(tmp_path: Path, name: str, content: bytes | None, message: str) -> None:
     path = tmp_path / name
     if content is not None:
@@ -270,6 +275,17 @@ def test_bad_weights_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                         str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("digitdet.detect: error: cannot load weights") and "\n" not in err
+
+
+def test_view_img_without_display_still_saves(tmp_path: Path, weights: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    img = write_image(tmp_path / "a.jpg")
+    assert detect.main(cli(tmp_path, weights, "--source", str(img), "--view-img")) == 0
+    assert (tmp_path / "runs" / "exp" / "a.jpg").is_file()
+    assert "--view-img ignored" in capsys.readouterr().err
 
 
 def test_usage_lists_every_source_form() -> None:

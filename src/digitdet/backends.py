@@ -96,12 +96,30 @@ class TorchBackend:
         return out.cpu().numpy()
 
 
+def torch_device(device: str) -> str:
+    """``cpu``, ``0`` or ``cuda:0`` -> a torch device string; a missing GPU is a UserError."""
+    if device in ("", "cpu"):
+        return "cpu"
+    index = device.removeprefix("cuda:")
+    if not index.isdigit():
+        raise UserError(f"device '{device}' is not 'cpu' or a GPU index like 0")
+    import torch
+
+    if int(index) >= torch.cuda.device_count():
+        raise UserError(f"device '{device}': no CUDA GPU {index} here "
+                        f"({torch.cuda.device_count()} visible)")
+    return f"cuda:{index}"
+
+
 def load_backend(path: Path, device: str = "cpu") -> Backend:
     """Pick the backend by file suffix; a missing or unknown file is a :class:`UserError`."""
     if not path.is_file():
         raise UserError(f"weights {path} not found")
     if path.suffix == ".onnx":
+        if device not in ("", "cpu"):
+            raise UserError(f"ONNX weights run on the CPU (device '{device}'): use --device cpu, "
+                            "or .pt weights on a GPU")
         return OnnxBackend(path)
     if path.suffix == ".pt":
-        return TorchBackend(path, device)
+        return TorchBackend(path, torch_device(device))
     raise UserError(f"weights {path}: expected a .onnx or .pt file")

@@ -136,7 +136,9 @@ class Runner:
         self.stats = Stats()
         self.writers: dict[str, Any] = {}
         self.jsonl: IO[str] | None = None
-        self.show = args.view_img or (live and has_display())
+        self.show = (args.view_img or live) and has_display()
+        if args.view_img and not self.show:
+            print("no display: --view-img ignored, results are still saved", file=sys.stderr)
         self._last = time.perf_counter()
         self._fps = 0.0
         if out is not None and args.save_json:
