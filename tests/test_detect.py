@@ -76,16 +76,16 @@ def test_detector_options(weights: Path, conf: float, classes: list[int] | None,
     assert det.class_id.tolist() == expected
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.onnx", None, "not found"),
-    ("bad.onnx", b"not a model", "cannot load weights"),
-    ("model.h5", b"x", "expected a .onnx or .pt"),
-])
 def test_onnx_on_a_gpu_device_is_refused(weights: Path) -> None:
     with pytest.raises(UserError, match="ONNX weights run on the CPU"):
         DigitDetector(weights, device="0")
 
 
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.onnx", None, "not found"),
+    ("bad.onnx", b"not a model", "cannot load weights"),
+    ("model.h5", b"x", "expected a .onnx or .pt"),
+])
 def test_bad_weights(tmp_path: Path, name: str, content: bytes | None, message: str) -> None:
     path = tmp_path / name
     if content is not None:
