@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from digitdet import mnist
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig, load_synth_config
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
-from digitdet.synth.glyphs import make_glyph, render_natural, render_stroke, zhang_suen
+from digitdet.synth.glyphs import count_loops, make_glyph, render_natural, render_stroke, zhang_suen
 
 from conftest import write_mnist
 
@@ -168,6 +169,25 @@ def test_unknown_config_key(tmp_path: Path, key: str, message: str) -> None:
     path.write_text(f"{key}: 1\n")
     with pytest.raises(UserError, match=message):
         load_synth_config(path)
+
+
+@pytest.mark.parametrize("points, edges, loops", [
+    (3, [(0, 1), (1, 2)], 0),                          # a path: no loop
+    (4, [(0, 1), (1, 2), (2, 3), (3, 0)], 1),          # a ring
+    (6, [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3)], 2),  # two separate rings
+    (5, [(0, 1), (1, 2), (2, 0), (2, 3), (3, 4), (4, 2)], 2),  # a figure eight
+])
+def test_count_loops(points: int, edges: list[tuple[int, int]], loops: int) -> None:
+    assert count_loops(points, np.array(edges, np.int32).reshape(-1, 2)) == loops
+
+
+def test_filled_loop_is_drawn_natural_not_as_a_stroke() -> None:
+    ring = np.zeros((28, 28), np.uint8)
+    cv2.circle(ring, (14, 14), 9, 255, 3)
+    blob = np.zeros((28, 28), np.uint8)
+    cv2.circle(blob, (14, 14), 9, 255, -1)  # a '0' with its hole filled in
+    assert make_glyph(ring, 0).stroke_ok
+    assert not make_glyph(blob, 0).stroke_ok  # its skeleton would lose the loop
 
 
 def test_zhang_suen_thins_a_bar_to_one_pixel() -> None:

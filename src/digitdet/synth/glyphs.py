@@ -24,6 +24,7 @@ class Glyph:
     points: np.ndarray
     edges: np.ndarray
     label: int
+    stroke_ok: bool = True  # False when a redrawn skeleton would lose a loop: draw it natural
 
     @property
     def aspect(self) -> float:
@@ -84,7 +85,7 @@ def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = crop.shape
     scale = WORK / h
     big = cv2.resize(crop, (max(1, round(w * scale)), WORK), interpolation=cv2.INTER_CUBIC)
-    skel = zhang_suen(fill_small_holes(big > 110, max_area=0.012 * WORK * WORK))
+    skel = zhang_suen(fill_small_holes(big > 110, max_area=0.005 * WORK * WORK))
     ys, xs = np.nonzero(skel)
     if len(ys) == 0:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.int32)
@@ -97,6 +98,9 @@ def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j = np.full(len(ys), -1)
         j[ok] = index[y2[ok], x2[ok]]
         sel = j >= 0
+        if dy and dx:  # a diagonal step is redundant when an L of two straight steps exists
+            ya, xa = np.clip(ys + dy, 0, skel.shape[0] - 1), np.clip(xs + dx, 0, skel.shape[1] - 1)
+            sel &= ~(skel[ys, xa] & ok) & ~(skel[ya, xs] & ok)
         edges.append(np.stack([np.nonzero(sel)[0], j[sel]], 1))
     e = np.concatenate(edges).astype(np.int32)
     pts = np.stack([xs, ys], 1).astype(np.float32) + 0.5
@@ -111,18 +115,46 @@ def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (pts / WORK).astype(np.float32), e
 
 
+LOOPED = {0: 1, 6: 1, 8: 1, 9: 1}  # digits whose skeleton must keep at least this many loops
+
+
+def count_loops(n_points: int, edges: np.ndarray) -> int:
+    """Independent cycles of a graph: edges - vertices + connected components."""
+    parent = list(range(n_points))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in edges:
+        parent[find(int(a))] = find(int(b))
+    components = len({find(i) for i in range(n_points)})
+    return len(edges) - n_points + components
+
+
 def make_glyph(img28: np.ndarray, label: int) -> Glyph:
     """Build a :class:`Glyph` from one ``(28, 28) uint8`` MNIST image."""
     crop = tight_crop(img28)
     pts, edges = skeleton_graph(crop)
-    return Glyph(crop=crop, points=pts, edges=edges, label=int(label))
+    ok = len(edges) > 0 and count_loops(len(pts), edges) >= LOOPED.get(int(label), 0)
+    return Glyph(crop=crop, points=pts, edges=edges, label=int(label), stroke_ok=ok)
 
 
 def render_natural(glyph: Glyph, height: int, width: int) -> np.ndarray:
-    """The MNIST stroke itself resized to ``(height, width)``: ``float32`` mask in [0, 1]."""
+    """The MNIST stroke itself resized to ``(height, width)``: ``float32`` mask in [0, 1].
+
+    Enlarged strokes are blurred in proportion to the enlargement and re-sharpened, so a big
+    digit has smooth edges instead of magnified 28-px lumps.
+    """
+    scale = height / glyph.crop.shape[0]
     out = cv2.resize(glyph.crop, (width, height), interpolation=cv2.INTER_CUBIC if
-                     height > glyph.crop.shape[0] else cv2.INTER_AREA)
-    return np.clip(out.astype(np.float32) * (1.4 / 255.0), 0.0, 1.0)
+                     scale > 1 else cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0)
+    if scale > 3:
+        soft = cv2.GaussianBlur(out, (0, 0), 0.35 * scale)
+        return (1.0 / (1.0 + np.exp(-(soft - 0.35) * 14.0))).astype(np.float32)  # smooth edge
+    return np.clip(out * 1.4, 0.0, 1.0)
 
 
 def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
@@ -130,7 +162,8 @@ def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
     """Redraw the skeleton with a round pen ``pen`` px wide into a ``(height, width)`` mask.
 
     Pens under 1 px are drawn 1 px wide at reduced intensity (a faint hairline). ``jitter``
-    wobbles points by that fraction of the height (hand tremor). Returns ``float32`` in [0, 1].
+    bends the strokes by up to that fraction of the height with a smooth, low-frequency wobble
+    (a hand, not noise). Returns ``float32`` in [0, 1].
     """
     if len(glyph.edges) == 0:
         return render_natural(glyph, height, width)
@@ -139,7 +172,10 @@ def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
     sy = height - 2 * pad
     pts = glyph.points.copy()
     if jitter and rng is not None:
-        pts = pts + rng.normal(0, jitter, pts.shape).astype(np.float32)
+        freq = rng.uniform(0.5, 2.0, 2) * 2 * np.pi
+        phase = rng.uniform(0, 2 * np.pi, 2)
+        pts[:, 0] += jitter * np.sin(freq[0] * pts[:, 1] + phase[0])
+        pts[:, 1] += jitter * np.sin(freq[1] * pts[:, 0] + phase[1])
     xy = np.empty_like(pts)
     xy[:, 0] = pts[:, 0] * max(sx, 1) + pad
     xy[:, 1] = pts[:, 1] * max(sy, 1) + pad

@@ -108,10 +108,10 @@ def _digit_mask(rng: np.random.Generator, glyph: Glyph, pen: _Pen, h: float, sla
     w = max(aspect * h, 0.2 * h)  # a '1' is narrow, never a sliver
     pw = _pen_width(pen, h)
     hi, wi = max(4, round(h)), max(3, round(w + (0 if pen.natural else pw)))
-    if pen.natural:
+    if pen.natural or not glyph.stroke_ok:
         mask = render_natural(glyph, hi, wi)
     else:
-        mask = render_stroke(glyph, hi, wi, pw, jitter=rng.uniform(0, 0.01), rng=rng)
+        mask = render_stroke(glyph, hi, wi, pw, jitter=rng.uniform(0, 0.03), rng=rng)
     if abs(slant) < 1e-3 and abs(angle) < 0.3:
         return mask
     pad = int(0.35 * hi) + 2
