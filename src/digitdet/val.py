@@ -151,7 +151,8 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
     n_tp = n_pred = n_gt = 0
     num_hits = num_total = scenes_ok = 0
     try:
-        for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False):
+        for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False,
+                    disable=not sys.stderr.isatty()):
             img = cv2.imread(str(root / rec["image"]))
             if img is None:
                 raise UserError(f"cannot read {root / rec['image']}")
@@ -204,6 +205,7 @@ def mnist_top1(detector: Any, images: np.ndarray, labels: np.ndarray, invert: bo
 
     right = 0
     for img, label in tqdm(zip(images, labels, strict=True), total=len(labels), leave=False,
+                           disable=not sys.stderr.isatty(),
                            desc="mnist top-1"):
         det = detector.predict(mnist_canvas(img, invert)).detections
         if len(det) and int(det.class_id[int(np.argmax(det.confidence))]) == int(label):
