@@ -132,3 +132,16 @@ def test_to_bgr8_values() -> None:
     assert to_bgr8(rgb, rgb=True)[0, 0].tolist() == [0, 0, 200]
     with pytest.raises(ValueError, match=r"\(5, 5, 2\)"):
         to_bgr8(np.zeros((5, 5, 2), np.uint8))
+
+
+@pytest.mark.parametrize("w, h", [(640, 480), (101, 99)])  # label format round trip
+def test_yolo_label_round_trip(tmp_path, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+    from digitdet.labels import read_yolo_labels, yolo_lines
+
+    xyxy = np.array([[10.5, 20, 50, 80], [0, 0, w, h]], np.float32)
+    lines = yolo_lines(xyxy, np.array([3, 9]), w, h, np.array([0.5, 0.25]))
+    assert lines[1] == "9 0.500000 0.500000 1.000000 1.000000 0.2500"
+    (tmp_path / "l.txt").write_text("\n".join(lines))
+    back, cls = read_yolo_labels(tmp_path / "l.txt", w, h)
+    assert cls.tolist() == [3, 9] and np.allclose(back, xyxy, atol=1e-3)
+    assert read_yolo_labels(tmp_path / "missing.txt", w, h)[0].shape == (0, 4)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from digitdet import mnist
+from digitdet.labels import read_yolo_labels
 from digitdet.results import Detections, Number, Prediction
 from digitdet.synth.config import SynthConfig
 from digitdet.synth.dataset import write_dataset
@@ -19,7 +20,6 @@ from digitdet.val import (
     match_numbers,
     match_predictions,
     mnist_canvas,
-    read_labels,
 )
 
 from conftest import write_mnist
@@ -80,7 +80,7 @@ class Oracle:
         recs = [json.loads(x) for x in (root / split / "numbers.jsonl").read_text().splitlines()]
         self.queue = []
         for rec in recs:
-            xyxy, cls = read_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
+            xyxy, cls = read_yolo_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
                                     rec["width"], rec["height"])
             self.queue.append(Detections(xyxy, np.full(len(cls), 0.9), cls))
 

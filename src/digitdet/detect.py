@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from digitdet.errors import UserError
+from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
 from digitdet.sources import CaptureFactory, Frame, open_source, resolve
 
@@ -89,18 +90,6 @@ def prediction_record(pred: Prediction, source: str, frame: int) -> dict[str, An
                      "conf": round(n.confidence, 4), "digits": list(n.digits)}
                     for n in pred.numbers],
     }
-
-
-def yolo_label_lines(pred: Prediction, save_conf: bool) -> list[str]:
-    """YOLO ``cls cx cy w h [conf]`` lines, normalised to the image size."""
-    w, h = max(pred.width, 1), max(pred.height, 1)
-    lines = []
-    det = pred.detections
-    for (x1, y1, x2, y2), c, s in zip(det.xyxy, det.class_id, det.confidence, strict=True):
-        line = f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} " \
-               f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-        lines.append(line + (f" {s:.4f}" if save_conf else ""))
-    return lines
 
 
 def has_display() -> bool:
@@ -195,7 +184,9 @@ class Runner:
             tag = f"{stem}_{frame.index}" if is_video else stem
             if args.save_txt:
                 (self.out / "labels").mkdir(exist_ok=True)
-                lines = yolo_label_lines(pred, args.save_conf)
+                det = pred.detections
+                lines = yolo_lines(det.xyxy, det.class_id, pred.width, pred.height,
+                                   det.confidence if args.save_conf else None)
                 (self.out / "labels" / f"{tag}.txt").write_text("".join(ln + "\n" for ln in lines))
             if args.save_crop:
                 self._crops(frame.image, pred, tag)

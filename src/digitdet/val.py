@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from digitdet.errors import UserError
+from digitdet.labels import read_yolo_labels
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Number
 
@@ -125,16 +126,6 @@ class SceneMetrics:
     scene_accuracy: float
 
 
-def read_labels(path: Path, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    """YOLO label file -> ``xyxy (M, 4)`` pixels and ``cls (M,)``."""
-    if not path.is_file() or not path.read_text().strip():
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.int64)
-    rows = np.loadtxt(path, ndmin=2)
-    cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
-    xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).astype(np.float32)
-    return xyxy, rows[:, 0].astype(np.int64)
-
-
 def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = 0.25,
                    limit: int | None = None, failures: list[tuple[np.ndarray, Any, dict]] | None = None,
                    ) -> SceneMetrics:
@@ -156,7 +147,7 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
             img = cv2.imread(str(root / rec["image"]))
             if img is None:
                 raise UserError(f"cannot read {root / rec['image']}")
-            gt_box, gt_cls = read_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
+            gt_box, gt_cls = read_yolo_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
                                          rec["width"], rec["height"])
             det = detector.predict(img).detections
             tp = match_predictions(gt_box, gt_cls, det)

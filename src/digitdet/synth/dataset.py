@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from digitdet.errors import UserError
+from digitdet.labels import yolo_lines
 from digitdet.mnist import Mnist
 from digitdet.synth.config import SynthConfig
 from digitdet.synth.scene import GlyphPool, Scene, make_scene
@@ -56,14 +57,10 @@ def scene_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, SPLIT_CODES[split], index])
 
 
-def yolo_lines(scene: Scene) -> list[str]:
-    """YOLO label lines ``cls cx cy w h`` (normalised) for a scene."""
+def scene_label_lines(scene: Scene) -> list[str]:
+    """YOLO label lines of a scene."""
     h, w = scene.image.shape[:2]
-    out = []
-    for (x1, y1, x2, y2), c in zip(scene.boxes, scene.classes, strict=True):
-        out.append(f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
-                   f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
-    return out
+    return yolo_lines(scene.boxes, scene.classes, w, h)
 
 
 def numbers_record(scene: Scene, image_rel: str) -> dict[str, Any]:
@@ -97,7 +94,7 @@ def _work(job: tuple[str, int]) -> str:
     if not ok:
         raise RuntimeError(f"JPEG encoding failed for {name}")
     (out / "images" / split / f"{name}.jpg").write_bytes(buf.tobytes())
-    (out / "labels" / split / f"{name}.txt").write_text("\n".join(yolo_lines(scene)) + "\n")
+    (out / "labels" / split / f"{name}.txt").write_text("\n".join(scene_label_lines(scene)) + "\n")
     return json.dumps(numbers_record(scene, f"images/{split}/{name}.jpg"))
 
 
