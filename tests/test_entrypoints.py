@@ -1,0 +1,36 @@
+"""The commands as a user runs them: python -m ... and the digitdet umbrella command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digitdet.cli import main as cli_main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-m", "digitdet.detect", "--source", "no/such/file.jpg"], "not found"),           # path
+    (["-m", "digitdet.detect", "--source", "x.jpg", "--weights", "w.h5"], "not found"),  # source first
+    (["-m", "digitdet.synth", "--config", "missing.yaml"], "not found"),                 # config
+    (["-m", "digitdet.train", "--cfg", "missing.yaml"], "not found"),                    # profile
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, err
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["--help"], 0),        # usage
+    (["nonsense"], 2),      # unknown command
+    ([], 0),                # no command: usage
+])
+def test_umbrella_command(argv: list[str], code: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(argv) == code
+    out = capsys.readouterr()
+    assert "usage: digitdet {detect,serve,synth,train" in out.out + out.err
