@@ -32,7 +32,7 @@ class SynthConfig:
         "blackboard": 0.7, "blackpad": 0.5, "canvas_white": 0.8, "canvas_black": 0.5,
         "form": 0.8, "cardboard": 0.3})
     digit_height: list[float] = field(default_factory=lambda: [22.0, 200.0])
-    single_prob: float = 0.12  # scenes with one big digit or short number (drawing pads)
+    single_prob: float = 0.3  # scenes with 1-4 big digits (drawing pads, sticky notes)
     natural_prob: float = 0.3  # keep the MNIST stroke instead of redrawing with a pen
     pen_rel: list[float] = field(default_factory=lambda: [0.03, 0.2])  # pen width / digit height
     hairline_prob: float = 0.15  # pens of 0.6-1.5 px whatever the digit height

@@ -230,7 +230,7 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
             pen = pens[rng.integers(len(pens))]
             n_digits = int(rng.choice([1, 2, 3, 4, 5, 6], p=[0.2, 0.25, 0.2, 0.2, 0.08, 0.07]))
             if single:
-                n_digits = int(rng.choice([1, 2, 3], p=[0.7, 0.2, 0.1]))
+                n_digits = int(rng.choice([1, 2, 3, 4], p=[0.4, 0.3, 0.2, 0.1]))
             seps: dict[int, str] = {}
             if rng.random() < cfg.separator_prob and n_digits >= 2:
                 seps[int(rng.integers(1, n_digits))] = str(SEPARATORS[rng.integers(len(SEPARATORS))])
