@@ -90,6 +90,17 @@ def test_class_balance_within_20_percent(data: mnist.Mnist) -> None:
     assert counts.max() <= 1.2 * counts.mean() and counts.min() >= 0.8 * counts.mean()
 
 
+@pytest.mark.timeout(60)
+def test_layout_always_terminates(data: mnist.Mnist) -> None:
+    # every scene a drawing pad with big digits, on every canvas shape: must finish quickly
+    # (a narrow, tall canvas where a big digit often cannot fit used to loop forever)
+    cfg = SynthConfig(**{**SMALL, "single_prob": 1.0, "sizes": [[64, 200], [160, 120]],
+                         "size_weights": [1, 1]})  # type: ignore[arg-type]
+    pool = build_pool(["train[0:60]"], data)
+    scenes = list(iter_scenes(pool, cfg, "train", 100))
+    assert sum(len(s.classes) > 0 for s in scenes) > 50
+
+
 def test_distractors_get_no_box(data: mnist.Mnist) -> None:
     # no digits allowed, but printed text, tables and scribbles still drawn: ink, zero labels
     cfg = SynthConfig(**{**SMALL, "surfaces": {"white": 1.0}, "max_digits": 0, "text_prob": 1.0,

@@ -226,7 +226,9 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
         if single:  # anywhere the short number fits
             x = rng.uniform(margin, max(margin + 1, w_img - margin - 1.6 * line_h))
         base0 = y + line_h
-        while len(canvas.classes) < cfg.max_digits:
+        for _ in range(64):  # numbers per line; bounded so a line that cannot fill still ends
+            if len(canvas.classes) >= cfg.max_digits or x > w_img - margin:
+                break
             pen = pens[rng.integers(len(pens))]
             n_digits = int(rng.choice([1, 2, 3, 4, 5, 6], p=[0.2, 0.25, 0.2, 0.2, 0.08, 0.07]))
             if single:
