@@ -112,6 +112,25 @@ def test_fine_tune_from_previous_best(trained: Path) -> None:
     assert ckpt["train_args"]["model"].endswith("best.pt")  # started from the given weights
 
 
+def test_resume_an_interrupted_run(trained: Path) -> None:
+    import shutil
+
+    import torch
+
+    # an interrupted 2-epoch run: its last.pt is the (unstripped) checkpoint after epoch 1
+    run = trained.parent / "interrupted"
+    shutil.copytree(trained, run)
+    ckpt = torch.load(run / "weights" / "epoch0.pt", map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] == 0 and ckpt["optimizer"] is not None
+    ckpt["train_args"].update(epochs=2, name="interrupted", save_dir=str(run))
+    torch.save(ckpt, run / "weights" / "last.pt")
+    code = train.main(["--resume", "--project", str(trained.parent), "--name", "interrupted",
+                       "--data", str(trained.parent / "no-such-data.yaml")])  # unused on resume
+    assert code == 0
+    lines = (run / "results.csv").read_text().strip().splitlines()
+    assert [int(float(ln.split(",")[0])) for ln in lines[1:]] == [1, 2]  # epoch 2 was added
+
+
 def test_missing_fine_tune_weights(capsys: pytest.CaptureFixture[str]) -> None:
     assert train.main(["--weights", "nowhere/best.pt"]) == 2
     assert "weights nowhere/best.pt not found" in capsys.readouterr().err

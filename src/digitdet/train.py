@@ -173,11 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     cores = use_all_cores()
     try:
         overrides = build_overrides(args)
-        data = check_data_yaml(Path(args.data))
-        if args.resume:
+        if args.resume:  # data, model and settings all come from the checkpoint
             last = Path(args.project) / args.name / "weights" / "last.pt"
             if not last.is_file():
                 raise UserError(f"nothing to resume: {last} not found")
+            data = {}
+        else:
+            data = check_data_yaml(Path(args.data))
         model_src = args.weights or resolve_model(args.model)
         if args.weights and not Path(args.weights).is_file():
             raise UserError(f"weights {args.weights} not found")
@@ -191,14 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     tu.NUM_THREADS = cores  # select_device() would otherwise pin torch to cores - 1
     torch.set_num_threads(cores)
     run_dir = Path(overrides["project"]) / args.name
-    resolved = Path(overrides["project"]).parent / f".data-{args.name}.yaml"
-    resolved.parent.mkdir(parents=True, exist_ok=True)
-    resolved.write_text(yaml.safe_dump(data, sort_keys=False))
     if args.resume:
         model = YOLO(str(run_dir / "weights" / "last.pt"))
         _throughput_callbacks(model)
         model.train(resume=True)
     else:
+        resolved = Path(overrides["project"]).parent / f".data-{args.name}.yaml"
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        resolved.write_text(yaml.safe_dump(data, sort_keys=False))
         model = YOLO(model_src)
         _throughput_callbacks(model)
         model.train(data=str(resolved), **overrides)
