@@ -47,13 +47,15 @@ def run_load(host: str, port: int, body: bytes, clients: int, seconds: float,
     result = LoadResult()
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
+    sent = [0]
 
     def client() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         while time.perf_counter() < deadline:
-            with lock:
-                if len(result.latencies_ms) + result.errors >= max_requests:
+            with lock:  # take a slot before sending, so the cap holds across threads
+                if sent[0] >= max_requests:
                     break
+                sent[0] += 1
             t0 = time.perf_counter()
             try:
                 conn.request("POST", "/detect", body, {"Content-Type": "image/png"})

@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["YOLO_OFFLINE"] = "1"  # no hub, no DNS probes, no event uploads
     cores = use_all_cores()
     try:
+        if args.weights and not Path(args.weights).is_file():
+            raise UserError(f"weights {args.weights} not found")
         overrides = build_overrides(args)
         if args.resume:  # data, model and settings all come from the checkpoint
             last = Path(args.project) / args.name / "weights" / "last.pt"
@@ -181,8 +183,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             data = check_data_yaml(Path(args.data))
         model_src = args.weights or resolve_model(args.model)
-        if args.weights and not Path(args.weights).is_file():
-            raise UserError(f"weights {args.weights} not found")
     except UserError as exc:
         print(f"digitdet.train: error: {exc}", file=sys.stderr)
         return 2
