@@ -52,7 +52,7 @@ detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)
 
 val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split
-	$(PY) -m digitdet.val $(MNIST_FLAG) $(if $(WEIGHTS),--weights $(WEIGHTS))
+	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts $(if $(WEIGHTS),--weights $(WEIGHTS))
 
 bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX)
 	$(PY) -m digitdet.bench
@@ -61,7 +61,7 @@ serve: $(STAMP)  ## drawing pad and REST API on http://127.0.0.1:8000
 	$(PY) -m digitdet.serve
 
 loadtest: $(STAMP)  ## N concurrent clients against a local server: req/s, p50/p95, errors
-	$(PY) -m digitdet.loadtest --clients 4 --seconds 10
+	$(PY) -m digitdet.loadtest --clients 4 --seconds 10 --image assets/samples/pad.png
 
 test: $(STAMP)  ## the test suite
 	$(PY) -m pytest
