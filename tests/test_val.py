@@ -84,7 +84,7 @@ class Oracle:
                                     rec["width"], rec["height"])
             self.queue.append(Detections(xyxy, np.full(len(cls), 0.9), cls))
 
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: np.ndarray, conf: float | None = None) -> Prediction:
         return Prediction(self.queue.pop(0))
 
 

@@ -32,10 +32,12 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from digitdet.annotate import draw_detections, draw_fps, draw_numbers
 from digitdet.errors import UserError
 from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
 from digitdet.sources import CaptureFactory, Frame, open_source, resolve
+from digitdet.video import VideoWriter
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -153,8 +155,6 @@ class Runner:
 
     def handle(self, frame: Frame) -> bool:
         """Process one frame; False when the user asked to quit."""
-        from digitdet.annotate import draw_detections, draw_fps, draw_numbers
-
         args = self.args
         pred: Prediction = self.detector.predict(frame.image)
         self.stats.times.append(pred.timing_ms)
@@ -201,8 +201,6 @@ class Runner:
         return True
 
     def _video(self, frame: Frame, stem: str) -> Any:
-        from digitdet.video import VideoWriter
-
         w = self.writers.get(frame.source)
         if w is None:
             for old in self.writers.values():  # one video at a time: finish the previous one

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitdet.decode import box_iou
 from digitdet.results import Detections, Number
 
 SPLIT_GAP = 0.5  # gap / digit height above which two digits belong to different numbers
@@ -51,14 +52,7 @@ def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
 
 def _dedupe(det: Detections) -> np.ndarray:
     """Indices of detections to read, dropping less confident overlaps of another class."""
-    b = det.xyxy
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    iw = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]),
-                 0, None)
-    ih = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]),
-                 0, None)
-    inter = iw * ih
-    iou = inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
+    iou = box_iou(det.xyxy, det.xyxy)
     np.fill_diagonal(iou, 0)
     if not (iou >= DUPLICATE_IOU).any():
         return np.arange(len(det))

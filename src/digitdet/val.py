@@ -24,22 +24,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from digitdet.decode import box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_yolo_labels
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Number
 
 IOUV = np.linspace(0.5, 0.95, 10)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix ``(M, N)`` between ``(M, 4)`` and ``(N, 4)`` xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area_a = (a[:, 2:] - a[:, :2]).prod(1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
 def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -> np.ndarray:
@@ -136,39 +127,34 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
     if not jsonl.is_file():
         raise UserError(f"{jsonl} not found: run 'make data' first")
     records = [json.loads(x) for x in jsonl.read_text().splitlines()][:limit]
-    base_conf = detector.conf
-    detector.conf = 0.001
     tps, confs, pcls, gcls = [], [], [], []
     n_tp = n_pred = n_gt = 0
     num_hits = num_total = scenes_ok = 0
-    try:
-        for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False,
+    for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False,
                     disable=not sys.stderr.isatty()):
-            img = cv2.imread(str(root / rec["image"]))
-            if img is None:
-                raise UserError(f"cannot read {root / rec['image']}")
-            gt_box, gt_cls = read_yolo_labels(root / "labels" / split / (Path(rec["image"]).stem + ".txt"),
-                                         rec["width"], rec["height"])
-            det = detector.predict(img).detections
-            tp = match_predictions(gt_box, gt_cls, det)
-            tps.append(tp)
-            confs.append(det.confidence)
-            pcls.append(det.class_id)
-            gcls.append(gt_cls)
-            keep = det.confidence >= conf
-            n_tp += int(tp[keep, 0].sum())
-            n_pred += int(keep.sum())
-            n_gt += len(gt_cls)
-            numbers = read_numbers(det[keep])
-            hits = match_numbers(rec["numbers"], numbers)
-            num_hits += hits
-            num_total += len(rec["numbers"])
-            ok = hits == len(rec["numbers"]) and len(numbers) == len(rec["numbers"])
-            scenes_ok += ok
-            if not ok and failures is not None and len(failures) < 16:
-                failures.append((img, det[keep], rec))
-    finally:
-        detector.conf = base_conf
+        img = cv2.imread(str(root / rec["image"]))
+        if img is None:
+            raise UserError(f"cannot read {root / rec['image']}")
+        label = root / "labels" / split / (Path(rec["image"]).stem + ".txt")
+        gt_box, gt_cls = read_yolo_labels(label, rec["width"], rec["height"])
+        det = detector.predict(img, conf=0.001).detections  # all scores, for mAP
+        tp = match_predictions(gt_box, gt_cls, det)
+        tps.append(tp)
+        confs.append(det.confidence)
+        pcls.append(det.class_id)
+        gcls.append(gt_cls)
+        keep = det.confidence >= conf
+        n_tp += int(tp[keep, 0].sum())
+        n_pred += int(keep.sum())
+        n_gt += len(gt_cls)
+        numbers = read_numbers(det[keep])
+        hits = match_numbers(rec["numbers"], numbers)
+        num_hits += hits
+        num_total += len(rec["numbers"])
+        ok = hits == len(rec["numbers"]) and len(numbers) == len(rec["numbers"])
+        scenes_ok += ok
+        if not ok and failures is not None and len(failures) < 16:
+            failures.append((img, det[keep], rec))
     map50, map5095 = map_scores(np.concatenate(tps) if tps else np.zeros((0, 10), bool),
                                 np.concatenate(confs) if confs else np.zeros(0),
                                 np.concatenate(pcls) if pcls else np.zeros(0, np.int64),
