@@ -76,6 +76,41 @@ def test_detector_options(weights: Path, conf: float, classes: list[int] | None,
     assert det.class_id.tolist() == expected
 
 
+SIZES = [(640, 480), (64, 48), (101, 99), (480, 640), (320, 320), (17, 900), (640, 480)]
+
+
+@pytest.mark.parametrize("workers, n", [
+    (None, 7),  # default: one session per core
+    (1, 7),     # one worker: plain predict, image by image
+    (3, 7),     # more workers than cores, more images than workers * 2 read-ahead
+    (2, 0),     # nothing to read
+])
+def test_predict_many_equals_predict_in_order(weights: Path, workers: int | None, n: int) -> None:
+    # The fake model's boxes depend only on the image size, so order mix-ups change the boxes.
+    images = [np.zeros((h, w, 3), np.uint8) for w, h in SIZES[:n]]
+    det = DigitDetector(weights)
+    many = list(det.predict_many(iter(images), workers=workers))
+    assert [(p.width, p.height) for p in many] == SIZES[:n]
+    for pred, img in zip(many, images, strict=True):
+        one = det.predict(img)
+        assert np.array_equal(pred.detections.xyxy, one.detections.xyxy)
+        assert [x.text for x in pred.numbers] == [x.text for x in one.numbers]
+
+
+def test_predict_many_reads_ahead_a_bounded_number_and_stops_early(weights: Path) -> None:
+    pulled = []
+
+    def images():  # an endless stream, like a long video
+        while True:
+            pulled.append(1)
+            yield np.zeros((48, 64, 3), np.uint8)
+
+    stream = DigitDetector(weights).predict_many(images(), workers=2)
+    first = [next(stream) for _ in range(3)]
+    stream.close()  # what a `break` in the caller does
+    assert len(first) == 3 and len(pulled) <= 3 + 2 * 2  # read-ahead is 2 * workers
+
+
 def test_onnx_on_a_gpu_device_is_refused(weights: Path) -> None:
     with pytest.raises(UserError, match="ONNX weights run on the CPU"):
         DigitDetector(weights, device="0")

@@ -16,6 +16,8 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.detect", "--source", "x.jpg", "--weights", "w.h5"], "not found"),  # source first
     (["-m", "digitdet.synth", "--config", "missing.yaml"], "not found"),                 # config
     (["-m", "digitdet.train", "--cfg", "missing.yaml"], "not found"),                    # profile
+    (["-m", "digitdet.bench", "--onnx", "missing.onnx"], "not found"),                   # bench model
+    (["-m", "digitdet.bench", "--images", "none/*.jpg"], "no images match"),             # bench frames
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,
@@ -34,3 +36,17 @@ def test_umbrella_command(argv: list[str], code: int, capsys: pytest.CaptureFixt
     assert cli_main(argv) == code
     out = capsys.readouterr()
     assert "usage: digitdet {detect,serve,synth,train" in out.out + out.err
+
+
+@pytest.mark.parametrize("ips, median, low, high", [
+    ([80.0], 80.0, 80.0, 80.0),                # one round
+    ([70.0, 90.0, 80.0], 80.0, 70.0, 90.0),    # median, not mean or best, with the range
+    ([60.0, 100.0], 80.0, 60.0, 100.0),        # even count: middle of the two
+])
+def test_bench_reports_the_median_round(ips: list[float], median: float, low: float,
+                                        high: float) -> None:
+    from digitdet.bench import Timing, median_of
+
+    t = median_of([Timing("x", v, 1.0, 10.0 + i, 2.0) for i, v in enumerate(ips)])
+    assert (t.images_per_s, t.low, t.high) == (median, low, high)
+    assert t.inf_ms == pytest.approx(10.0 + (len(ips) - 1) / 2)  # ms split: mean over rounds

@@ -4,11 +4,14 @@ Usage:
     python -m digitdet.bench                        # shipped model, 100 test-split frames
     python -m digitdet.bench --onnx m.onnx --pt m.pt --images 'datasets/digits/images/test/*.jpg'
 
-Runs (1) digitdet's DigitDetector on the ONNX, (2) ultralytics ``YOLO(pt).predict`` as its users
-run it by default, (3) ultralytics ``YOLO(onnx).predict`` on the same ONNX, each end to end from a
-decoded BGR frame to results, and reports images/s, the pre/inference/post split, the speed
-ratios, and whether digitdet's detections match (3) (same classes, boxes within 1 px).
-This is a benchmark, not a test: figures depend on the machine.
+Runs, end to end from a decoded BGR frame to results: (1) digitdet's ``DigitDetector.predict``
+on the ONNX, one frame at a time (what a live camera gets), (2) ``DigitDetector.predict_many``,
+several frames in flight (what folders and videos get in ``digitdet.detect``), (3) ultralytics
+``YOLO(pt).predict`` as its users run it by default, (4) ultralytics ``YOLO(onnx).predict`` on the
+same ONNX. The pipelines take turns for ``--rounds`` rounds; each reports its median images/s
+(and range) and mean pre/inference/post ms per frame (for (2) they overlap, so they do not add
+up to the wall time), then the speed ratios, and whether digitdet's detections match (4) (same
+classes, boxes within 1 px). This is a benchmark, not a test: figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import glob
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,17 +38,26 @@ class Timing:
     pre_ms: float
     inf_ms: float
     post_ms: float
+    low: float = 0.0  # slowest and fastest round, images/s
+    high: float = 0.0
 
     def row(self) -> str:
-        return (f"{self.name:<34} {self.images_per_s:8.1f} img/s   pre {self.pre_ms:6.2f}  "
-                f"inference {self.inf_ms:7.2f}  post {self.post_ms:6.2f} ms")
+        return (f"{self.name:<36} {self.images_per_s:6.1f} img/s ({self.low:5.1f}-{self.high:5.1f})  "
+                f"pre {self.pre_ms:5.2f}  inference {self.inf_ms:6.2f}  post {self.post_ms:5.2f} ms")
+
+
+def median_of(rounds: list[Timing]) -> Timing:
+    """One Timing from several rounds: median images/s with its range, mean ms split."""
+    ips = [t.images_per_s for t in rounds]
+    pre, inf, post = np.mean([[t.pre_ms, t.inf_ms, t.post_ms] for t in rounds], 0)
+    return Timing(rounds[0].name, float(np.median(ips)), pre, inf, post, min(ips), max(ips))
 
 
 def load_frames(pattern: str, n: int, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
     """Up to ``n`` frames of exactly ``size`` (w, h): matching images, else resized ones."""
     paths = sorted(glob.glob(pattern))
     if not paths:
-        raise SystemExit(f"digitdet.bench: error: no images match '{pattern}' (run 'make data')")
+        raise FileNotFoundError(f"no images match '{pattern}' (run 'make data')")
     frames = []
     for p in paths:
         img = cv2.imread(p)
@@ -60,40 +73,51 @@ def load_frames(pattern: str, n: int, size: tuple[int, int] = (640, 480)) -> lis
     return frames
 
 
-def time_digitdet(onnx: Path, frames: list[np.ndarray], imgsz: int) -> tuple[Timing, list[Any]]:
+Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
+
+
+def digitdet_pipelines(onnx: Path, imgsz: int) -> dict[str, Pipeline]:
+    """digitdet one frame at a time, and with several frames in flight."""
     from digitdet.detector import DigitDetector
 
     det = DigitDetector(onnx, imgsz=imgsz)
-    for f in frames[:5]:
-        det.predict(f)
-    out, times = [], []
-    t0 = time.perf_counter()
-    for f in frames:
-        pred = det.predict(f)
-        out.append(pred.detections)
-        times.append(pred.timing_ms)
-    dt = time.perf_counter() - t0
-    pre, inf, post = np.mean(times, 0)
-    return Timing("digitdet (ONNX Runtime)", len(frames) / dt, pre, inf, post), out
+
+    def finish(name: str, preds: list[Any], dt: float) -> tuple[Timing, list[Any]]:
+        pre, inf, post = np.mean([p.timing_ms for p in preds], 0)
+        return Timing(name, len(preds) / dt, pre, inf, post), [p.detections for p in preds]
+
+    def one_by_one(frames: list[np.ndarray]) -> tuple[Timing, list[Any]]:
+        t0 = time.perf_counter()
+        preds = [det.predict(f) for f in frames]
+        return finish("digitdet predict (1 frame at a time)", preds, time.perf_counter() - t0)
+
+    def in_flight(frames: list[np.ndarray]) -> tuple[Timing, list[Any]]:
+        t0 = time.perf_counter()
+        preds = list(det.predict_many(frames))
+        return finish("digitdet predict_many (folders, video)", preds, time.perf_counter() - t0)
+
+    return {"seq": one_by_one, "many": in_flight}
 
 
-def time_ultralytics(weights: Path, frames: list[np.ndarray], imgsz: int, name: str,
-                     ) -> tuple[Timing, list[Any]]:
+def ultralytics_pipeline(weights: Path, imgsz: int, name: str) -> Pipeline:
+    """ultralytics' predict as its users call it, one frame at a time."""
     from ultralytics import YOLO
 
     model: Any = YOLO(str(weights), task="detect")
     kw: dict[str, Any] = {"imgsz": imgsz, "conf": 0.25, "iou": 0.45, "verbose": False, "device": "cpu"}
-    for f in frames[:5]:
-        model.predict(f, **kw)
-    out, speeds = [], []
-    t0 = time.perf_counter()
-    for f in frames:
-        r = model.predict(f, **kw)[0]
-        out.append(r)
-        speeds.append([r.speed["preprocess"], r.speed["inference"], r.speed["postprocess"]])
-    dt = time.perf_counter() - t0
-    pre, inf, post = np.mean(speeds, 0)
-    return Timing(name, len(frames) / dt, pre, inf, post), out
+
+    def run(frames: list[np.ndarray]) -> tuple[Timing, list[Any]]:
+        out, speeds = [], []
+        t0 = time.perf_counter()
+        for f in frames:
+            r = model.predict(f, **kw)[0]
+            out.append(r)
+            speeds.append([r.speed["preprocess"], r.speed["inference"], r.speed["postprocess"]])
+        dt = time.perf_counter() - t0
+        pre, inf, post = np.mean(speeds, 0)
+        return Timing(name, len(frames) / dt, pre, inf, post), out
+
+    return run
 
 
 def compare(ours: list[Any], theirs: list[Any], tol: float = 1.0) -> tuple[int, float]:
@@ -124,25 +148,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", default="datasets/digits/images/test/*.jpg")
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--rounds", type=int, default=3, help="the pipelines take turns this many times")
     args = p.parse_args(argv)
     os.environ["YOLO_OFFLINE"] = "1"
     for path in (args.onnx, args.pt):
         if not Path(path).is_file():
             print(f"digitdet.bench: error: {path} not found", file=sys.stderr)
             return 2
-    frames = load_frames(args.images, args.n)
+    try:
+        frames = load_frames(args.images, args.n)
+    except FileNotFoundError as exc:
+        print(f"digitdet.bench: error: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(frames)} frames of 640x480, imgsz {args.imgsz}, {os.cpu_count()} CPU cores")
-    ours, det_ours = time_digitdet(Path(args.onnx), frames, args.imgsz)
-    ul_pt, _ = time_ultralytics(Path(args.pt), frames, args.imgsz, "ultralytics YOLO(.pt).predict")
-    ul_onnx, det_ul = time_ultralytics(Path(args.onnx), frames, args.imgsz,
-                                       "ultralytics YOLO(.onnx).predict")
-    for t in (ours, ul_pt, ul_onnx):
-        print(t.row())
-    same, worst = compare(det_ours, det_ul)
-    print(f"speed-up vs ultralytics .pt:   {ours.images_per_s / ul_pt.images_per_s:.2f}x")
-    print(f"speed-up vs ultralytics ONNX:  {ours.images_per_s / ul_onnx.images_per_s:.2f}x")
-    print(f"identical detections to ultralytics ONNX: {same}/{len(frames)} frames "
-          f"(same classes, boxes within 1 px; largest difference {worst:.2f} px)")
+    pipes = digitdet_pipelines(Path(args.onnx), args.imgsz)
+    pipes["pt"] = ultralytics_pipeline(Path(args.pt), args.imgsz, "ultralytics YOLO(.pt).predict")
+    pipes["onnx"] = ultralytics_pipeline(Path(args.onnx), args.imgsz, "ultralytics YOLO(.onnx).predict")
+    rounds: dict[str, list[Timing]] = {k: [] for k in pipes}
+    dets: dict[str, list[Any]] = {}
+    for run in pipes.values():  # warm-up: sessions, thread pools, first-shape costs
+        run(frames[:5])
+    for _ in range(max(args.rounds, 1)):
+        for k, run in pipes.items():
+            timing, dets[k] = run(frames)
+            rounds[k].append(timing)
+    t = {k: median_of(v) for k, v in rounds.items()}
+    for k in pipes:
+        print(t[k].row())
+    for k in ("seq", "many"):
+        print(f"{t[k].name}: {t[k].images_per_s / t['pt'].images_per_s:.2f}x ultralytics .pt, "
+              f"{t[k].images_per_s / t['onnx'].images_per_s:.2f}x ultralytics ONNX")
+        same, worst = compare(dets[k], dets["onnx"])
+        print(f"  identical detections to ultralytics ONNX: {same}/{len(frames)} frames "
+              f"(same classes, boxes within 1 px; largest difference {worst:.2f} px)")
     return 0
 
 

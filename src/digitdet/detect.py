@@ -24,7 +24,8 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -153,10 +154,9 @@ class Runner:
             return re.sub(r"[^A-Za-z0-9_.-]+", "_", source.split("://", 1)[1]).strip("_") or "stream"
         return Path(source).stem
 
-    def handle(self, frame: Frame) -> bool:
-        """Process one frame; False when the user asked to quit."""
+    def handle(self, frame: Frame, pred: Prediction) -> bool:
+        """Write and show one frame's prediction; False when the user asked to quit."""
         args = self.args
-        pred: Prediction = self.detector.predict(frame.image)
         self.stats.times.append(pred.timing_ms)
         is_video = frame.fps > 0
         if is_video:
@@ -221,6 +221,27 @@ class Runner:
                 cv2.imwrite(str(folder / f"{tag}_{k}.jpg"), crop)
 
 
+def predicted(frames: Iterable[Frame], detector: Any, live: bool) -> Iterator[tuple[Frame, Prediction]]:
+    """(frame, prediction) pairs in source order.
+
+    Live streams go one frame at a time (lowest latency); files, folders and videos go through
+    ``detector.predict_many`` where the detector has it, several frames in flight.
+    """
+    if live or not hasattr(detector, "predict_many"):
+        for frame in frames:
+            yield frame, detector.predict(frame.image)
+        return
+    queued: deque[Frame] = deque()
+
+    def images() -> Iterator[np.ndarray]:
+        for frame in frames:
+            queued.append(frame)
+            yield frame.image
+
+    for pred in detector.predict_many(images()):
+        yield queued.popleft(), pred
+
+
 def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
         detector_factory: Callable[..., Any] | None = None, log: IO[str] | None = None) -> int:
     """Run detection as the CLI does; returns the exit code."""
@@ -249,10 +270,10 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     interrupted = False
     try:
         with open_source(args.source, capture, args.vid_stride, skip) as frames:
-            for frame in frames:
+            for frame, pred in predicted(frames, detector, info.is_live):
                 if bar.total is None and frame.total:
                     bar.total = frame.total // max(args.vid_stride, 1)
-                if not runner.handle(frame):
+                if not runner.handle(frame, pred):
                     break
                 bar.update()
     except KeyboardInterrupt:
