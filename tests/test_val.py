@@ -20,6 +20,7 @@ from digitdet.val import (
     match_numbers,
     match_predictions,
     mnist_canvas,
+    mnist_top1,
 )
 
 from conftest import write_mnist
@@ -70,6 +71,31 @@ def test_mnist_canvas_layout() -> None:
     assert white.shape == (160, 160, 3) and white[0, 0].tolist() == [0, 0, 0]
     assert white[80, 80].tolist() == [255, 255, 255]
     assert mnist_canvas(img, invert=True)[0, 0].tolist() == [255, 255, 255]
+
+
+class Scripted:
+    """Answers each canvas with the next scripted list of (class, score) detections."""
+
+    def __init__(self, answers: list[list[tuple[int, float]]]) -> None:
+        self.answers = list(answers)
+
+    def predict(self, image: np.ndarray, conf: float | None = None) -> Prediction:
+        rows = self.answers.pop(0)
+        xyxy = np.tile(np.array([[0, 0, 10, 10]], np.float32), (len(rows), 1))
+        return Prediction(Detections(xyxy, np.array([s for _, s in rows], np.float32),
+                                     np.array([c for c, _ in rows], int)))
+
+
+@pytest.mark.parametrize("answer, top1, found", [
+    ([(3, 0.9)], 1.0, 1.0),             # right and confident
+    ([(3, 0.1)], 1.0, 0.0),             # right but under the default confidence
+    ([(5, 0.6), (3, 0.5)], 0.0, 0.0),   # a wrong class scores higher
+    ([(5, 0.2), (3, 0.3)], 1.0, 1.0),   # the most confident one counts, not the first
+    ([], 0.0, 0.0),                     # nothing found
+])
+def test_mnist_top1(answer: list[tuple[int, float]], top1: float, found: float) -> None:
+    img = np.zeros((1, 28, 28), np.uint8)
+    assert mnist_top1(Scripted([answer]), img, np.array([3]), invert=False) == (top1, found)
 
 
 class Oracle:
