@@ -202,6 +202,29 @@ def test_filled_loop_is_drawn_natural_not_as_a_stroke() -> None:
     assert not make_glyph(blob, 0).stroke_ok  # its skeleton would lose the loop
 
 
+def _bar(label: int) -> object:
+    img = np.zeros((28, 28), np.uint8)
+    cv2.line(img, (14, 4), (14, 23), 255, 3)  # a bare vertical stroke, like most MNIST ones
+    return make_glyph(img, label)
+
+
+@pytest.mark.parametrize("label, prob, flagged", [
+    (1, 1.0, True),    # a '1' always flagged
+    (1, 0.0, False),   # the default: MNIST's own ones
+    (7, 1.0, False),   # only ones get a flag
+])
+def test_flagged_one(label: int, prob: float, flagged: bool) -> None:
+    from digitdet.synth.scene import _digit_mask, _ink_bbox, _Pen
+
+    pen = _Pen(np.zeros(3, np.float32), 0.1, natural=True, texture="")
+    mask = _digit_mask(np.random.default_rng(0), _bar(label), pen, 100.0, 0.0, 0.0,  # type: ignore[arg-type]
+                       one_flag_prob=prob)
+    x0, y0, x1, y1 = _ink_bbox(mask)  # type: ignore[misc]
+    # the bare bar is ~20 px wide at height 100; a flag of 25-45% of the height widens it leftwards
+    assert (x1 - x0 > 40) == flagged
+    assert y1 - y0 == pytest.approx(100, abs=3)  # the flag stays within the digit's height
+
+
 def test_zhang_suen_thins_a_bar_to_one_pixel() -> None:
     bar = np.zeros((9, 30), bool)
     bar[2:7, 3:27] = True

@@ -37,6 +37,7 @@ class SynthConfig:
     pen_rel: list[float] = field(default_factory=lambda: [0.03, 0.2])  # pen width / digit height
     hairline_prob: float = 0.15  # pens of 0.6-1.5 px whatever the digit height
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
+    one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     max_digits: int = 80
     separator_prob: float = 0.3
     underline_prob: float = 0.2

@@ -101,8 +101,36 @@ def _pen_width(pen: _Pen, h: float) -> float:
     return -pen.width_rel if pen.width_rel < 0 else max(1.0, pen.width_rel * h)
 
 
+def _flag_one(rng: np.random.Generator, mask: np.ndarray, pw: float) -> np.ndarray:
+    """Add a flag (and, one time in three, a foot) to a '1' mask; returns a wider mask.
+
+    MNIST's ones are mostly bare strokes; many people write a flag going down-left from the top.
+    """
+    h = mask.shape[0]
+    ys, xs = np.nonzero(mask > 0.5)
+    if len(ys) == 0:
+        return mask
+    length = rng.uniform(0.25, 0.45) * h
+    drop = rng.uniform(0.15, 0.45) * length
+    pad = int(np.ceil(length + pw)) + 1
+    out = cv2.copyMakeBorder(mask, 0, 0, pad, pad // 2, cv2.BORDER_CONSTANT, value=0)
+    top = int(np.argmin(ys))
+    x0, y0 = float(xs[top] + pad), float(ys[top])
+    ink = np.zeros(out.shape, np.uint8)  # OpenCV anti-aliases on 8-bit images only
+    t, s = max(1, round(pw)), 16  # s: cv2's 4-bit fixed point, for sub-pixel line ends
+    cv2.line(ink, (round(x0 * s), round(y0 * s)), (round((x0 - length) * s), round((y0 + drop) * s)),
+             255, t, cv2.LINE_AA, 4)
+    if rng.random() < 1 / 3:  # a foot across the bottom
+        bottom = int(np.argmax(ys))
+        xb, yb = float(xs[bottom] + pad), float(ys[bottom])
+        half = rng.uniform(0.15, 0.3) * h
+        cv2.line(ink, (round((xb - half) * s), round(yb * s)), (round((xb + half) * s), round(yb * s)),
+                 255, t, cv2.LINE_AA, 4)
+    return np.maximum(out, ink.astype(np.float32) / 255.0)
+
+
 def _digit_mask(rng: np.random.Generator, glyph: Glyph, pen: _Pen, h: float, slant: float,
-                angle: float) -> np.ndarray:
+                angle: float, one_flag_prob: float = 0.0) -> np.ndarray:
     """Render, slant and rotate one digit; returns a padded ``float32`` mask."""
     aspect = glyph.aspect * rng.uniform(0.85, 1.2)
     w = max(aspect * h, 0.2 * h)  # a '1' is narrow, never a sliver
@@ -110,8 +138,11 @@ def _digit_mask(rng: np.random.Generator, glyph: Glyph, pen: _Pen, h: float, sla
     hi, wi = max(4, round(h)), max(3, round(w + (0 if pen.natural else pw)))
     if pen.natural or not glyph.stroke_ok:
         mask = render_natural(glyph, hi, wi)
+        pw = max(1.0, 0.1 * hi)  # MNIST's own stroke is about a tenth of the digit height
     else:
         mask = render_stroke(glyph, hi, wi, pw, jitter=rng.uniform(0, 0.03), rng=rng)
+    if glyph.label == 1 and one_flag_prob > 0 and rng.random() < one_flag_prob:
+        mask = _flag_one(rng, mask, pw)
     if abs(slant) < 1e-3 and abs(angle) < 0.3:
         return mask
     pad = int(0.35 * hi) + 2
@@ -258,7 +289,7 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                 glyph = pool.sample(rng, cls)
                 h = line_h * rng.uniform(0.9, 1.1)
                 mask = _digit_mask(rng, glyph, pen, h, line_slant + rng.normal(0, 0.05),
-                                   rng.normal(0, 3.0))
+                                   rng.normal(0, 3.0), cfg.one_flag_prob)
                 bb = _ink_bbox(mask)
                 if bb is None:
                     continue
