@@ -68,6 +68,7 @@ def test_decode_hand_made_output() -> None:
     assert np.allclose(conf, [0.9, 0.7, 0.6])
     assert np.allclose(boxes[0], [40, 25, 60, 55])
     assert np.allclose(boxes[2], [115, 90, 125, 110])
+    assert decode(out, 0.25, 0.45, agnostic=True)[2].tolist() == [7, 0]  # the 1 under the 7 goes
 
 
 @pytest.mark.parametrize("kwargs, expected", [

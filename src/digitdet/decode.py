@@ -64,9 +64,12 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
 
 
 def decode(output: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45,
-           max_det: int = 300, classes: list[int] | None = None,
+           max_det: int = 300, classes: list[int] | None = None, agnostic: bool = False,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode one image's ``(4+nc, N)`` (or ``(1, 4+nc, N)``) output.
+
+    ``agnostic``: NMS across classes (a '7' box inside a '9' box is suppressed), as ultralytics'
+    ``agnostic_nms``; otherwise boxes only suppress boxes of their own class.
 
     Returns ``xyxy (K, 4) float32`` in letterboxed pixels, ``conf (K,) float32`` and
     ``cls (K,) int64``, sorted by confidence, at most ``max_det``.
@@ -87,5 +90,6 @@ def decode(output: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45
     if len(conf) > MAX_NMS:
         top = np.argsort(-conf, kind="stable")[:MAX_NMS]
         boxes, conf, cls = boxes[top], conf[top], cls[top]
-    idx = nms(boxes + (cls[:, None] * MAX_WH).astype(np.float32), conf, iou_thres)[:max_det]
+    offset = 0.0 if agnostic else MAX_WH
+    idx = nms(boxes + (cls[:, None] * offset).astype(np.float32), conf, iou_thres)[:max_det]
     return boxes[idx], conf[idx], cls[idx]

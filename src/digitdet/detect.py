@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--iou-thres", type=float, default=0.45)
     p.add_argument("--max-det", type=int, default=300)
     p.add_argument("--classes", nargs="+", type=int, default=None, help="keep only these digits")
+    p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--view-img", action="store_true", help="show results in a window")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
@@ -253,7 +254,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
         detector_factory = DigitDetector
     detector = detector_factory(weights=args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                 iou=args.iou_thres, max_det=args.max_det, classes=args.classes,
-                                device=args.device)
+                                device=args.device, agnostic_nms=args.agnostic_nms)
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:

@@ -42,7 +42,8 @@ class DigitDetector:
 
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None,
                  conf: float = 0.25, iou: float = 0.45, max_det: int = 300,
-                 classes: list[int] | None = None, device: str = "cpu") -> None:
+                 classes: list[int] | None = None, device: str = "cpu",
+                 agnostic_nms: bool = False) -> None:
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
         info = self.backend.info
@@ -52,6 +53,7 @@ class DigitDetector:
         self.imgsz = -(-int(size) // self.stride) * self.stride
         self.names = info.names
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
+        self.agnostic_nms = agnostic_nms
         self._pool: list[Backend] = []
 
     def predict(self, image: np.ndarray, rgb: bool = False, conf: float | None = None) -> Prediction:
@@ -115,7 +117,8 @@ class DigitDetector:
         out = backend(blob)
         t2 = time.perf_counter()
         thres = self.conf if conf is None else conf
-        boxes, scores, cls = decode(out, thres, self.iou, self.max_det, self.classes)
+        boxes, scores, cls = decode(out, thres, self.iou, self.max_det, self.classes,
+                                    self.agnostic_nms)
         det = Detections(unletterbox_boxes(boxes, info), scores, cls)
         numbers = read_numbers(det)
         t3 = time.perf_counter()
