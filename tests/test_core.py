@@ -11,16 +11,20 @@ from digitdet.letterbox import letterbox, unletterbox_boxes
 from digitdet.results import Detections
 
 
-@pytest.mark.parametrize("h, w, size, shape", [
-    (99, 101, 320, (320, 320)),   # odd, nearly square: 317 rounds up to 320
-    (480, 640, 320, (256, 320)),  # landscape VGA: 240 rows padded to 256
-    (640, 480, 320, (320, 256)),  # portrait
-    (16, 16, 320, (320, 320)),    # tiny input is upscaled
-    (1080, 1920, 640, (384, 640)),  # full HD
+@pytest.mark.parametrize("h, w, size, scaleup, shape", [
+    (99, 101, 320, True, (320, 320)),   # odd, nearly square: 317 rounds up to 320
+    (480, 640, 320, True, (256, 320)),  # landscape VGA: 240 rows padded to 256
+    (640, 480, 320, True, (320, 256)),  # portrait
+    (16, 16, 320, True, (320, 320)),    # tiny input is upscaled
+    (1080, 1920, 640, True, (384, 640)),  # full HD
+    (99, 101, 320, False, (128, 128)),  # no scale-up: kept at 99x101, padded to the stride
+    (160, 160, 320, False, (160, 160)),  # a small drawing canvas stays as drawn
+    (480, 640, 320, False, (256, 320)),  # larger than size: shrunk either way
 ])
-def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, shape: tuple[int, int]) -> None:
+def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, scaleup: bool,
+                                         shape: tuple[int, int]) -> None:
     img = np.zeros((h, w, 3), np.uint8)
-    out, info = letterbox(img, size)
+    out, info = letterbox(img, size, scaleup=scaleup)
     assert out.shape[:2] == shape and info.shape == shape
     assert isinstance(info.left, int) and isinstance(info.top, int)
     boxes = np.array([[0, 0, w, h], [w * 0.25, h * 0.5, w * 0.75, h * 0.9]], np.float32)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from digitdet import detect
-from digitdet.detector import DigitDetector
+from digitdet.detector import DigitDetector, merge_zoomed
 from digitdet.errors import UserError
+from digitdet.results import Detections
 from digitdet.sources import open_source, resolve, safe_fps
 from digitdet.video import VideoWriter
 
@@ -74,6 +75,59 @@ def test_detector_options(weights: Path, conf: float, classes: list[int] | None,
     det = DigitDetector(weights, conf=conf, classes=classes).predict(np.zeros((480, 640, 3),
                                                                             np.uint8)).detections
     assert det.class_id.tolist() == expected
+
+
+class Spy:
+    """A backend that records the blob shapes it is given and finds nothing."""
+
+    def __init__(self, info: object) -> None:
+        self.info, self.shapes = info, []
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        self.shapes.append(blob.shape)
+        return np.zeros((1, 14, 0), np.float32)
+
+
+@pytest.mark.parametrize("hw, scaleup, blob_hw", [
+    ((160, 160), False, (160, 160)),  # default: a small canvas is not enlarged
+    ((160, 160), True, (320, 320)),   # ultralytics' habit: enlarged to imgsz
+    ((480, 640), False, (256, 320)),  # big frames shrink to imgsz either way
+])
+def test_small_images_are_not_enlarged(weights: Path, hw: tuple[int, int], scaleup: bool,
+                                       blob_hw: tuple[int, int]) -> None:
+    det = DigitDetector(weights, scaleup=scaleup)
+    det.backend = spy = Spy(det.backend.info)
+    det.predict(np.zeros((*hw, 3), np.uint8))
+    assert spy.shapes == [(1, 3, *blob_hw)]
+
+
+def dets(*rows: tuple[float, float, float, float, int, float]) -> Detections:
+    if not rows:
+        return Detections.empty()
+    a = np.array(rows, np.float32)
+    return Detections(a[:, :4], a[:, 5], a[:, 4].astype(int))
+
+
+# boxes (x1, y1, x2, y2, class, score) in image pixels; digits taller than 100 px are "big"
+@pytest.mark.parametrize("full, zoomed, expected", [
+    ([(0, 0, 20, 30, 4, .9)], [(0, 0, 20, 30, 1, .8)], [4]),            # small: full pass wins
+    ([(0, 0, 200, 300, 3, .6)], [(2, 2, 198, 300, 5, .9)], [5]),        # big: zoomed pass wins
+    ([(0, 0, 200, 300, 3, .6)], [], [3]),                               # big, zoomed missed it: kept
+    ([], [(0, 0, 200, 300, 7, .5)], [7]),                               # big, full missed it: added
+    ([(0, 0, 20, 30, 4, .9), (50, 0, 250, 300, 3, .6)],
+     [(50, 0, 250, 300, 8, .7)], [4, 8]),                               # a small and a big digit
+    ([], [], []),                                                       # nothing anywhere
+])
+def test_merge_zoomed(full: list, zoomed: list, expected: list[int]) -> None:
+    merged = merge_zoomed(dets(*full), dets(*zoomed), big_px=100, iou=0.45)
+    assert sorted(merged.class_id.tolist()) == sorted(expected)
+
+
+def test_augment_adds_a_half_size_pass(weights: Path) -> None:
+    det = DigitDetector(weights, augment=True)
+    det.backend = spy = Spy(det.backend.info)
+    det.predict(np.zeros((480, 640, 3), np.uint8))
+    assert spy.shapes == [(1, 3, 256, 320), (1, 3, 128, 160)]
 
 
 SIZES = [(640, 480), (64, 48), (101, 99), (480, 640), (320, 320), (17, 900), (640, 480)]

@@ -54,7 +54,7 @@ def test_draw_digits_and_read_number(text: str) -> None:
     from digitdet.loadtest import start_server
     from digitdet.serve import create_app
 
-    server, port, thread = start_server(create_app(DigitDetector()))
+    server, port, thread = start_server(create_app(DigitDetector(augment=True)))  # as digitdet serve
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[

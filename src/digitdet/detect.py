@@ -9,6 +9,7 @@ Usage:
     python -m digitdet.detect --source rtsp://host/stream     # an rtsp:// or http(s):// stream
     python -m digitdet.detect --source list.txt               # a .txt list of any of the above
     python -m digitdet.detect --source img.jpg --save-txt --save-conf --save-json --save-crop
+    python -m digitdet.detect --source pad.png --augment      # + a zoomed-out pass for big digits
 
 Results go to runs/detect/exp, exp2, ... (--project, --name, --exist-ok). Annotated images keep
 their file names; videos become .mp4 at the source fps. --save-json writes predictions.jsonl, one
@@ -53,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-det", type=int, default=300)
     p.add_argument("--classes", nargs="+", type=int, default=None, help="keep only these digits")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
+    p.add_argument("--augment", action="store_true",
+                   help="add a zoomed-out pass that reads digits filling much of the image (+25%% time)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--view-img", action="store_true", help="show results in a window")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
@@ -254,7 +257,8 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
         detector_factory = DigitDetector
     detector = detector_factory(weights=args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                 iou=args.iou_thres, max_det=args.max_det, classes=args.classes,
-                                device=args.device, agnostic_nms=args.agnostic_nms)
+                                device=args.device, agnostic_nms=args.agnostic_nms,
+                                augment=args.augment)
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:

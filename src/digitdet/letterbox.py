@@ -22,9 +22,11 @@ class LetterboxInfo:
 
 
 def letterbox_shape(h: int, w: int, size: int, stride: int = 32, auto: bool = True,
-                    ) -> tuple[tuple[int, int], tuple[int, int]]:
+                    scaleup: bool = True) -> tuple[tuple[int, int], tuple[int, int]]:
     """Resized (h, w) and padded (h, w) of an ``h x w`` image letterboxed to ``size``."""
     scale = min(size / h, size / w)
+    if not scaleup:
+        scale = min(scale, 1.0)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     if auto:  # minimal padding: only up to the next stride multiple
         ph, pw = -(-nh // stride) * stride, -(-nw // stride) * stride
@@ -34,14 +36,15 @@ def letterbox_shape(h: int, w: int, size: int, stride: int = 32, auto: bool = Tr
 
 
 def letterbox(img: np.ndarray, size: int, stride: int = 32, auto: bool = True,
-              color: int = 114) -> tuple[np.ndarray, LetterboxInfo]:
+              color: int = 114, scaleup: bool = True) -> tuple[np.ndarray, LetterboxInfo]:
     """Resize ``img (H, W, C) uint8`` so its long side is ``size``; pad to a stride multiple.
 
     Returns the letterboxed image and the :class:`LetterboxInfo` that maps boxes back.
     With ``auto=False`` the result is a full square of ``size`` rounded up to the stride.
+    With ``scaleup=False`` an image smaller than ``size`` keeps its size (only padded).
     """
     h, w = img.shape[:2]
-    (nh, nw), (ph, pw) = letterbox_shape(h, w, size, stride, auto)
+    (nh, nw), (ph, pw) = letterbox_shape(h, w, size, stride, auto, scaleup)
     if (nh, nw) != (h, w):  # bilinear, as ultralytics resizes for training and predict
         img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     top, left = (ph - nh) // 2, (pw - nw) // 2

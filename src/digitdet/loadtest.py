@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--image", default=None)
     p.add_argument("--weights", default=None)
+    p.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="as 'digitdet serve --no-augment' (default: as 'digitdet serve')")
     args = p.parse_args(argv)
     body = Path(args.image).read_bytes() if args.image else default_image()
     server = None
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         from digitdet.detector import DigitDetector
         from digitdet.serve import create_app
 
-        server, port, _ = start_server(create_app(DigitDetector(args.weights)))
+        server, port, _ = start_server(create_app(DigitDetector(args.weights, augment=args.augment)))
         host = "127.0.0.1"
     try:
         result = run_load(host, port, body, args.clients, args.seconds)

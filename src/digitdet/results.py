@@ -39,6 +39,14 @@ class Detections:
         """No detections."""
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
+    @classmethod
+    def merge(cls, parts: list[Detections]) -> Detections:
+        """All detections of ``parts`` in one, in order."""
+        if not parts:
+            return cls.empty()
+        return cls(np.concatenate([d.xyxy for d in parts]), np.concatenate([d.confidence for d in parts]),
+                   np.concatenate([d.class_id for d in parts]))
+
     def __len__(self) -> int:
         return len(self.xyxy)
 

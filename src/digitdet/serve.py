@@ -3,6 +3,7 @@
 Usage:
     digitdet serve                          # http://127.0.0.1:8000 (drawing pad + API)
     python -m digitdet.serve --port 9000 --weights model.onnx
+    python -m digitdet.serve --no-augment   # one pass only (default adds a zoomed-out pass)
     python -m digitdet.serve --host 0.0.0.0 # reachable from other machines: only when asked
 
 API:
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, default=None)
     p.add_argument("--conf-thres", type=float, default=0.25)
     p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024)
+    p.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="skip the zoomed-out pass that reads digits drawn big on the pad")
     args = p.parse_args(argv)
     try:
         import uvicorn
@@ -127,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres)
+        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
+                                 augment=args.augment)
     except UserError as exc:
         print(f"digitdet.serve: error: {exc}", file=sys.stderr)
         return 2
