@@ -51,8 +51,8 @@ ship: $(STAMP)  ## make WEIGHTS=best.pt the packaged default model (.onnx + .pt)
 detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)
 
-val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split
-	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts $(if $(WEIGHTS),--weights $(WEIGHTS))
+val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split (ARGS=--augment ...)
+	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts $(if $(WEIGHTS),--weights $(WEIGHTS)) $(ARGS)
 
 bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX)
 	$(PY) -m digitdet.bench
