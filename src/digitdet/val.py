@@ -178,7 +178,7 @@ def mnist_canvas(img28: np.ndarray, invert: bool, canvas: int = 160, digit: int 
 
 
 def mnist_top1(detector: Any, images: np.ndarray, labels: np.ndarray, invert: bool,
-               conf: float = 0.25) -> tuple[float, float]:
+               conf: float = 0.25, canvas: int = 160, digit: int = 112) -> tuple[float, float]:
     """Top-1 accuracy on each digit's canvas: ``(top1, found)``.
 
     ``top1``: the most confident detection (any score) has the right class, the usual top-1 of a
@@ -191,7 +191,7 @@ def mnist_top1(detector: Any, images: np.ndarray, labels: np.ndarray, invert: bo
     for img, label in tqdm(zip(images, labels, strict=True), total=len(labels), leave=False,
                            disable=not sys.stderr.isatty(),
                            desc="mnist top-1"):
-        det = detector.predict(mnist_canvas(img, invert), conf=0.001).detections
+        det = detector.predict(mnist_canvas(img, invert, canvas, digit), conf=0.001).detections
         if len(det):
             best = int(np.argmax(det.confidence))
             if int(det.class_id[best]) == int(label):
@@ -234,8 +234,12 @@ def main(argv: list[str] | None = None) -> int:
             data = mnist.load(args.mnist_dir)
             x, y = data.test_images[5000:10000], data.test_labels[5000:10000]
             report["mnist_heldout_n"] = len(y)
-            for name, invert in (("white_on_black", False), ("black_on_white", True)):
-                top1, found = mnist_top1(detector, x, y, invert, args.conf_thres)
+            # 112-px digits on 160-px canvases both ways; 400-px digits on 480-px canvases, as
+            # drawn big in a paint program (black on white)
+            for name, invert, canvas, digit in (("white_on_black", False, 160, 112),
+                                                ("black_on_white", True, 160, 112),
+                                                ("big_black_on_white", True, 480, 400)):
+                top1, found = mnist_top1(detector, x, y, invert, args.conf_thres, canvas, digit)
                 report[f"mnist_top1_{name}"] = top1
                 report[f"mnist_found_{name}"] = found
         if args.fonts:
