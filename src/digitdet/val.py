@@ -212,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conf-thres", type=float, default=0.25)
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true", help="add a zoomed-out pass for big digits")
+    p.add_argument("--scaleup", action="store_true",
+                   help="enlarge images smaller than imgsz, as ultralytics does (default: pad only)")
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--no-mnist", action="store_true", help="skip the held-out MNIST top-1")
     p.add_argument("--fonts", action="store_true", help="also score handwriting-font numbers")
@@ -221,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 agnostic_nms=args.agnostic_nms, augment=args.augment)
+                                 agnostic_nms=args.agnostic_nms, augment=args.augment,
+                                 scaleup=args.scaleup)
         failures: list[tuple[np.ndarray, Any, dict]] = []
         scene = evaluate_split(detector, Path(args.dataset), args.split, args.conf_thres,
                                args.limit, failures)
         report: dict[str, Any] = {"weights": str(detector.weights), "imgsz": detector.imgsz,
-                                  "augment": args.augment,
+                                  "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
         if not args.no_mnist:
             from digitdet import mnist
