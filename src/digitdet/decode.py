@@ -63,6 +63,14 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
     return np.asarray(keep, np.int64)
 
 
+def nms_by_class(boxes: np.ndarray, scores: np.ndarray, cls: np.ndarray, iou_thres: float,
+                 agnostic: bool = False) -> np.ndarray:
+    """NMS within each class (boxes offset by class, as ultralytics), or across classes if
+    ``agnostic``: indices ``(K,) int64`` of kept boxes, by descending score."""
+    offset = 0.0 if agnostic else MAX_WH
+    return nms(boxes + (cls[:, None] * offset).astype(np.float32), scores, iou_thres)
+
+
 def decode(output: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45,
            max_det: int = 300, classes: list[int] | None = None, agnostic: bool = False,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,6 +98,5 @@ def decode(output: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45
     if len(conf) > MAX_NMS:
         top = np.argsort(-conf, kind="stable")[:MAX_NMS]
         boxes, conf, cls = boxes[top], conf[top], cls[top]
-    offset = 0.0 if agnostic else MAX_WH
-    idx = nms(boxes + (cls[:, None] * offset).astype(np.float32), conf, iou_thres)[:max_det]
+    idx = nms_by_class(boxes, conf, cls, iou_thres, agnostic)[:max_det]
     return boxes[idx], conf[idx], cls[idx]

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 
 from digitdet.backends import Backend, OnnxBackend, load_backend
-from digitdet.decode import MAX_WH, box_iou, decode, nms
+from digitdet.decode import box_iou, decode, nms_by_class
 from digitdet.errors import UserError
 from digitdet.image import to_bgr8
-from digitdet.letterbox import letterbox, unletterbox_boxes
+from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Prediction
 
@@ -40,7 +40,7 @@ class DigitDetector:
     a ``.pt`` path runs through ultralytics. ``imgsz=None`` takes the model's training size.
     ``scaleup=False`` (default): images smaller than ``imgsz`` are padded, not enlarged, so a
     digit drawn big on a small canvas is not blown up past the sizes the model was trained on
-    (held-out MNIST on 160-px canvases: 94% top-1 enlarged to 320, 99% as they are).
+    (``python -m digitdet.val --scaleup`` measures the other way; README model card).
     ``augment=True`` adds a zoomed-out pass at 160 px (+25% time at imgsz 320) that reads
     digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`).
     """
@@ -118,14 +118,12 @@ class DigitDetector:
                  conf: float | None) -> Prediction:
         img = to_bgr8(image, rgb)
         thres = self.conf if conf is None else conf
-        det, times = self._pass(backend, img, self.imgsz, thres)
+        det, info, times = self._pass(backend, img, self.imgsz, thres)
         if self.augment:
             zoom = max(self.stride, min(self.imgsz // 2, ZOOM_PX) // self.stride * self.stride)
-            zoomed, more = self._pass(backend, img, zoom, thres)
+            zoomed, _, more = self._pass(backend, img, zoom, thres)
             t0 = time.perf_counter()
-            scale = self.imgsz / max(img.shape[:2])  # full pass: image px -> model input px
-            scale = scale if self.scaleup else min(scale, 1.0)
-            det = merge_zoomed(det, zoomed, BIG_PX / scale, self.iou)
+            det = merge_zoomed(det, zoomed, BIG_PX / info.scale_y, self.iou)  # model px -> image px
             times = (times[0] + more[0], times[1] + more[1],
                      times[2] + more[2] + (time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
@@ -135,8 +133,9 @@ class DigitDetector:
         return Prediction(det, numbers, w, h, times)
 
     def _pass(self, backend: Backend, img: np.ndarray, size: int, thres: float,
-              ) -> tuple[Detections, tuple[float, float, float]]:
-        """One letterbox -> model -> decode pass at ``size``; boxes in ``img`` pixels, ms split."""
+              ) -> tuple[Detections, LetterboxInfo, tuple[float, float, float]]:
+        """One letterbox -> model -> decode pass at ``size``: boxes in ``img`` pixels, the
+        letterbox applied, and the pre/inference/post ms."""
         t0 = time.perf_counter()
         lb, info = letterbox(img, size, self.stride, auto=not self.fixed, scaleup=self.scaleup)
         blob = cv2.dnn.blobFromImage(lb, 1 / 255.0, swapRB=True)  # (1, 3, H, W) RGB float32
@@ -147,7 +146,7 @@ class DigitDetector:
                                     self.agnostic_nms)
         det = Detections(unletterbox_boxes(boxes, info), scores, cls)
         t3 = time.perf_counter()
-        return det, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return det, info, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
     def __call__(self, image: np.ndarray, rgb: bool = False) -> Prediction:
         return self.predict(image, rgb)
@@ -176,9 +175,7 @@ def merge_zoomed(full: Detections, zoomed: Detections, big_px: float, iou: float
     merged = Detections.merge([full[fh < big_px], z_big, full[f_big]])
     if not len(merged):
         return merged
-    keep = nms(merged.xyxy + merged.class_id[:, None].astype(np.float32) * MAX_WH,
-               merged.confidence, iou)
-    return merged[keep]
+    return merged[nms_by_class(merged.xyxy, merged.confidence, merged.class_id, iou)]
 
 
 def empty_prediction(w: int, h: int) -> Prediction:

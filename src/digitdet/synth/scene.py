@@ -117,15 +117,18 @@ def _flag_one(rng: np.random.Generator, mask: np.ndarray, pw: float) -> np.ndarr
     top = int(np.argmin(ys))
     x0, y0 = float(xs[top] + pad), float(ys[top])
     ink = np.zeros(out.shape, np.uint8)  # OpenCV anti-aliases on 8-bit images only
-    t, s = max(1, round(pw)), 16  # s: cv2's 4-bit fixed point, for sub-pixel line ends
-    cv2.line(ink, (round(x0 * s), round(y0 * s)), (round((x0 - length) * s), round((y0 + drop) * s)),
-             255, t, cv2.LINE_AA, 4)
+    t = max(1, round(pw))
+
+    def line(a: tuple[float, float], b: tuple[float, float]) -> None:  # sub-pixel ends: 4-bit fixed point
+        cv2.line(ink, (round(a[0] * 16), round(a[1] * 16)), (round(b[0] * 16), round(b[1] * 16)),
+                 255, t, cv2.LINE_AA, 4)
+
+    line((x0, y0), (x0 - length, y0 + drop))
     if rng.random() < 1 / 3:  # a foot across the bottom
         bottom = int(np.argmax(ys))
         xb, yb = float(xs[bottom] + pad), float(ys[bottom])
         half = rng.uniform(0.15, 0.3) * h
-        cv2.line(ink, (round((xb - half) * s), round(yb * s)), (round((xb + half) * s), round(yb * s)),
-                 255, t, cv2.LINE_AA, 4)
+        line((xb - half, yb), (xb + half, yb))
     return np.maximum(out, ink.astype(np.float32) / 255.0)
 
 
