@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--classes", nargs="+", type=int, default=None, help="keep only these digits")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true",
-                   help="add a zoomed-out pass that reads digits filling much of the image (+25%% time)")
+                   help="add a zoomed-out 160-px pass that reads digits filling much of the image")
     p.add_argument("--device", default="cpu")
     p.add_argument("--view-img", action="store_true", help="show results in a window")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
