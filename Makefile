@@ -15,6 +15,7 @@ DEVICE ?= cpu
 NAME ?= exp
 RESUME ?=
 WEIGHTS ?=
+DATA ?= data/digits.yaml
 CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 
@@ -35,8 +36,8 @@ data: $(STAMP)  ## synthesize the dataset into datasets/digits
 datasets/digits/synth.json:
 	$(MAKE) data
 
-train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BATCH DEVICE NAME RESUME=1 WEIGHTS=)
-	$(PY) -m digitdet.train --cfg $(CFG) --model $(MODEL) --imgsz $(IMGSZ) --device $(DEVICE) \
+train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BATCH DEVICE NAME RESUME=1 WEIGHTS= DATA=)
+	$(PY) -m digitdet.train --cfg $(CFG) --data $(DATA) --model $(MODEL) --imgsz $(IMGSZ) --device $(DEVICE) \
 	  --name $(NAME) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(TIME),--time $(TIME)) \
 	  $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume) $(if $(WEIGHTS),--weights $(WEIGHTS))
 

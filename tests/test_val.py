@@ -14,6 +14,7 @@ from digitdet.results import Detections, Number, Prediction
 from digitdet.synth.config import SynthConfig
 from digitdet.synth.dataset import write_dataset
 from digitdet.val import (
+    ErrorCounts,
     average_precision,
     evaluate_split,
     map_scores,
@@ -102,7 +103,7 @@ class Oracle:
     """Returns the ground-truth boxes of each scene, in order: a perfect detector."""
 
     def __init__(self, root: Path, split: str) -> None:
-        self.conf = 0.25
+        self.conf, self.imgsz = 0.25, 320
         recs = [json.loads(x) for x in (root / split / "numbers.jsonl").read_text().splitlines()]
         self.queue = []
         for rec in recs:
@@ -124,3 +125,37 @@ def test_evaluate_split_with_a_perfect_detector(tmp_path: Path) -> None:
     assert m.precision == 1.0 and m.recall == 1.0 and m.f1 == 1.0
     assert m.map50 == pytest.approx(1.0, abs=0.01) and m.map50_95 == pytest.approx(1.0, abs=0.01)
     assert m.number_accuracy == pytest.approx(1.0) and m.scene_accuracy == pytest.approx(1.0)
+    assert m.errors["misread"] == 0 and m.errors["background_false_positives"] == 0
+    assert all(v.startswith("1.000") or v.endswith("(0/0)") for v in m.errors["recall_by_height"].values())
+
+
+GT = np.array([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], np.float32)  # 10, 30, 60 px tall
+
+
+@pytest.mark.parametrize("boxes, classes, hits, misread, background", [
+    # all three found, right class: every height bucket full
+    ([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], [1, 2, 3], [1, 0, 1, 1], {}, {}),
+    # the 30-px 2 read as 7: a miss in 24-48 and one misread 2->7, no background error
+    ([[0, 0, 10, 10], [20, 0, 30, 30]], [1, 7], [1, 0, 0, 0], {(2, 7): 1}, {}),
+    # a 1 on empty paper (a scribble): background false positive of class 1, nothing found
+    ([[100, 100, 110, 130]], [1], [0, 0, 0, 0], {}, {1: 1}),
+    # two boxes on one digit: one hit, the duplicate of the same class counts as background
+    ([[40, 0, 60, 60], [41, 0, 60, 60]], [3, 3], [0, 0, 0, 1], {}, {3: 1}),
+])
+def test_error_counts(boxes: list[list[int]], classes: list[int], hits: list[int],
+                      misread: dict[tuple[int, int], int], background: dict[int, int]) -> None:
+    e = ErrorCounts()
+    det = Detections(np.array(boxes, np.float32), np.full(len(boxes), 0.9), np.array(classes))
+    e.add(GT, np.array([1, 2, 3]), det, scale=1.0)
+    assert e.gt_by_height.tolist() == [1, 0, 1, 1]
+    assert e.hit_by_height.tolist() == hits
+    assert {(t, r): int(e.confusion[t, r]) for t, r in zip(*np.nonzero(e.confusion), strict=True)} == misread
+    assert {c: int(n) for c, n in enumerate(e.background) if n} == background
+
+
+def test_error_counts_scale_and_report() -> None:
+    e = ErrorCounts()
+    # the 60-px digit at scale 0.5 is 30 model pixels: bucket 24-48; nothing detected
+    e.add(GT[2:], np.array([3]), Detections.empty(), scale=0.5)
+    r = e.report()
+    assert r["recall_by_height"]["24-48px"] == "0.000 (0/1)" and r["misread"] == 0

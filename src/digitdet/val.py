@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,21 @@ from digitdet.results import Detections, Number
 IOUV = np.linspace(0.5, 0.95, 10)
 
 
+def _one_to_one(iou: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(gt index, prediction index)`` with IoU >= t, each used once, highest IoU first."""
+    gi, pi = np.nonzero(iou >= t)
+    if len(gi) == 0:
+        return gi, pi
+    order = np.argsort(-iou[gi, pi], kind="stable")
+    gi, pi = gi[order], pi[order]
+    _, first = np.unique(pi, return_index=True)
+    gi, pi = gi[first], pi[first]
+    order = np.argsort(-iou[gi, pi], kind="stable")
+    gi, pi = gi[order], pi[order]
+    _, first = np.unique(gi, return_index=True)
+    return gi[first], pi[first]
+
+
 def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -> np.ndarray:
     """``(N, 10) bool``: is prediction n a true positive at IoU threshold t (one GT each)."""
     correct = np.zeros((len(det), len(IOUV)), bool)
@@ -41,18 +56,56 @@ def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -
         return correct
     iou = box_iou(gt_box, det.xyxy) * (gt_cls[:, None] == det.class_id[None])
     for k, t in enumerate(IOUV):
-        gi, pi = np.nonzero(iou >= t)
-        if len(gi) == 0:
-            continue
-        order = np.argsort(-iou[gi, pi], kind="stable")
-        gi, pi = gi[order], pi[order]
-        _, first = np.unique(pi, return_index=True)
-        gi, pi = gi[first], pi[first]
-        order = np.argsort(-iou[gi, pi], kind="stable")
-        gi, pi = gi[order], pi[order]
-        _, first = np.unique(gi, return_index=True)
-        correct[pi[first], k] = True
+        correct[_one_to_one(iou, t)[1], k] = True
     return correct
+
+
+HEIGHT_EDGES = (12, 24, 48)  # digit height buckets in model pixels (after the letterbox scale)
+
+
+@dataclass
+class ErrorCounts:
+    """Where the errors at the default confidence are: misses by digit height, false positives
+    on another digit (misread) or on background (ink that is not a digit, nothing, or a second
+    box on a digit already found)."""
+
+    gt_by_height: np.ndarray = field(default_factory=lambda: np.zeros(len(HEIGHT_EDGES) + 1, int))
+    hit_by_height: np.ndarray = field(default_factory=lambda: np.zeros(len(HEIGHT_EDGES) + 1, int))
+    confusion: np.ndarray = field(default_factory=lambda: np.zeros((10, 10), int))  # true, read
+    background: np.ndarray = field(default_factory=lambda: np.zeros(10, int))  # per read class
+
+    def add(self, gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections, scale: float) -> None:
+        """Count one image: ``gt_box (G, 4)`` image pixels, ``det`` above the confidence."""
+        height = (gt_box[:, 3] - gt_box[:, 1]) * scale if len(gt_box) else np.zeros(0)
+        bucket = np.searchsorted(HEIGHT_EDGES, height, side="right")
+        np.add.at(self.gt_by_height, bucket, 1)
+        if len(det) == 0:
+            return
+        iou = box_iou(gt_box, det.xyxy) if len(gt_box) else np.zeros((0, len(det)))
+        same = iou * (gt_cls[:, None] == det.class_id[None]) if len(gt_box) else iou
+        gi, pi = _one_to_one(same, 0.5)
+        np.add.at(self.hit_by_height, bucket[gi], 1)
+        rest = np.setdiff1d(np.arange(len(det)), pi)
+        free = np.setdiff1d(np.arange(len(gt_box)), gi)
+        gj, pj = _one_to_one(iou[free][:, rest], 0.5)  # another digit's place: read wrong
+        np.add.at(self.confusion, (gt_cls[free[gj]], det.class_id[rest[pj]]), 1)
+        np.add.at(self.background, det.class_id[np.setdiff1d(rest, rest[pj])], 1)
+
+    def report(self) -> dict[str, Any]:
+        """Plain numbers for the JSON report."""
+        edges = HEIGHT_EDGES
+        names = [f"<{edges[0]}px"] + [f"{a}-{b}px" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        names.append(f">={edges[-1]}px")
+        pairs = sorted(((int(self.confusion[t, r]), f"{t}->{r}") for t in range(10) for r in range(10)
+                        if self.confusion[t, r]), reverse=True)
+        return {
+            "recall_by_height": {n: f"{h / max(g, 1):.3f} ({h}/{g})" for n, h, g in zip(
+                names, self.hit_by_height.tolist(), self.gt_by_height.tolist(), strict=True)},
+            "misread": int(self.confusion.sum()),
+            "top_misreads": [f"{name}: {n}" for n, name in pairs[:6]],
+            "background_false_positives": int(self.background.sum()),
+            "background_by_class": {str(c): int(n) for c, n in enumerate(self.background) if n},
+        }
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
@@ -116,6 +169,7 @@ class SceneMetrics:
     numbers: int
     number_accuracy: float
     scene_accuracy: float
+    errors: dict[str, Any] = field(default_factory=dict)
 
 
 def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = 0.25,
@@ -131,6 +185,7 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
     tps, confs, pcls, gcls = [], [], [], []
     n_tp = n_pred = n_gt = 0
     num_hits = num_total = scenes_ok = 0
+    errors = ErrorCounts()
     for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False,
                     disable=not sys.stderr.isatty()):
         img = cv2.imread(str(root / rec["image"]))
@@ -148,6 +203,8 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
         n_tp += int(tp[keep, 0].sum())
         n_pred += int(keep.sum())
         n_gt += len(gt_cls)
+        scale = min(detector.imgsz / max(img.shape[:2]), 1.0)  # scenes are larger than imgsz
+        errors.add(gt_box, gt_cls, det[keep], scale)
         numbers = read_numbers(det[keep])
         hits = match_numbers(rec["numbers"], numbers)
         num_hits += hits
@@ -163,7 +220,8 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
     p = n_tp / max(n_pred, 1)
     r = n_tp / max(n_gt, 1)
     return SceneMetrics(len(records), n_gt, map50, map5095, p, r, 2 * p * r / max(p + r, 1e-9),
-                        num_total, num_hits / max(num_total, 1), scenes_ok / max(len(records), 1))
+                        num_total, num_hits / max(num_total, 1), scenes_ok / max(len(records), 1),
+                        errors.report())
 
 
 def mnist_canvas(img28: np.ndarray, invert: bool, canvas: int = 160, digit: int = 112) -> np.ndarray:
