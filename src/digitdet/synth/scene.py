@@ -105,13 +105,16 @@ def _flag_one(rng: np.random.Generator, mask: np.ndarray, pw: float) -> np.ndarr
     """Add a flag (and, one time in three, a foot) to a '1' mask; returns a wider mask.
 
     MNIST's ones are mostly bare strokes; many people write a flag going down-left from the top.
+    The flag is short and steep (30-55 degrees below horizontal): a long, nearly flat one is the
+    bar of a 7, and labelling that shape '1' teaches the model to confuse the two.
     """
     h = mask.shape[0]
     ys, xs = np.nonzero(mask > 0.5)
     if len(ys) == 0:
         return mask
-    length = rng.uniform(0.25, 0.45) * h
-    drop = rng.uniform(0.15, 0.45) * length
+    stroke = rng.uniform(0.2, 0.38) * h
+    theta = np.deg2rad(rng.uniform(30.0, 55.0))
+    length, drop = stroke * float(np.cos(theta)), stroke * float(np.sin(theta))
     pad = int(np.ceil(length + pw)) + 1
     out = cv2.copyMakeBorder(mask, 0, 0, pad, pad // 2, cv2.BORDER_CONSTANT, value=0)
     top = int(np.argmin(ys))
