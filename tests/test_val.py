@@ -103,7 +103,7 @@ class Oracle:
     """Returns the ground-truth boxes of each scene, in order: a perfect detector."""
 
     def __init__(self, root: Path, split: str) -> None:
-        self.conf, self.imgsz = 0.25, 320
+        self.conf, self.imgsz, self.scaleup = 0.25, 320, False
         recs = [json.loads(x) for x in (root / split / "numbers.jsonl").read_text().splitlines()]
         self.queue = []
         for rec in recs:

@@ -28,6 +28,7 @@ import numpy as np
 from digitdet.decode import box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_yolo_labels
+from digitdet.letterbox import letterbox_shape
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Number
 
@@ -76,13 +77,12 @@ class ErrorCounts:
 
     def add(self, gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections, scale: float) -> None:
         """Count one image: ``gt_box (G, 4)`` image pixels, ``det`` above the confidence."""
-        height = (gt_box[:, 3] - gt_box[:, 1]) * scale if len(gt_box) else np.zeros(0)
-        bucket = np.searchsorted(HEIGHT_EDGES, height, side="right")
+        bucket = np.searchsorted(HEIGHT_EDGES, (gt_box[:, 3] - gt_box[:, 1]) * scale, side="right")
         np.add.at(self.gt_by_height, bucket, 1)
         if len(det) == 0:
             return
-        iou = box_iou(gt_box, det.xyxy) if len(gt_box) else np.zeros((0, len(det)))
-        same = iou * (gt_cls[:, None] == det.class_id[None]) if len(gt_box) else iou
+        iou = box_iou(gt_box, det.xyxy)
+        same = iou * (gt_cls[:, None] == det.class_id[None])
         gi, pi = _one_to_one(same, 0.5)
         np.add.at(self.hit_by_height, bucket[gi], 1)
         rest = np.setdiff1d(np.arange(len(det)), pi)
@@ -203,8 +203,9 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
         n_tp += int(tp[keep, 0].sum())
         n_pred += int(keep.sum())
         n_gt += len(gt_cls)
-        scale = min(detector.imgsz / max(img.shape[:2]), 1.0)  # scenes are larger than imgsz
-        errors.add(gt_box, gt_cls, det[keep], scale)
+        h = img.shape[0]
+        (nh, _), _ = letterbox_shape(h, img.shape[1], detector.imgsz, scaleup=detector.scaleup)
+        errors.add(gt_box, gt_cls, det[keep], nh / h)  # the letterbox's own scale
         numbers = read_numbers(det[keep])
         hits = match_numbers(rec["numbers"], numbers)
         num_hits += hits
