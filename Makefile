@@ -12,6 +12,8 @@ EPOCHS ?=
 TIME ?=
 BATCH ?=
 DEVICE ?= cpu
+# export/ship write the training size into the ONNX unless IMGSZ= is given on the command line
+EXPORT_IMGSZ = $(if $(filter-out file default,$(origin IMGSZ)),--imgsz $(IMGSZ))
 NAME ?= exp
 RESUME ?=
 WEIGHTS ?=
@@ -42,10 +44,10 @@ train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BA
 	  $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume) $(if $(WEIGHTS),--weights $(WEIGHTS))
 
 export: $(STAMP)  ## export WEIGHTS=.pt to ONNX and check it against PyTorch
-	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) --imgsz $(IMGSZ)
+	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) $(EXPORT_IMGSZ)
 
 ship: $(STAMP)  ## make WEIGHTS=best.pt the packaged default model (.onnx + .pt)
-	$(PY) -m digitdet.export --weights $(WEIGHTS) --imgsz $(IMGSZ) \
+	$(PY) -m digitdet.export --weights $(WEIGHTS) $(EXPORT_IMGSZ) \
 	  --output src/digitdet/weights/digitdet-v5n.onnx --image assets/samples/whiteboard.jpg
 	cp $(WEIGHTS) src/digitdet/weights/digitdet-v5n.pt
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from digitdet import mnist, train
+from digitdet import export, mnist, train
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig
 from digitdet.synth.dataset import write_dataset
@@ -152,3 +152,24 @@ def test_export_onnx_shape_metadata_and_agreement(trained: Path, tmp_path: Path)
     assert out.shape == (1, 14, 8 * 12 + 4 * 6 + 2 * 3)
     img = np.full((120, 160, 3), 230, np.uint8)
     assert max_output_diff(best, path, img, 64) < 1e-3
+
+
+@pytest.mark.parametrize("argv, imgsz", [
+    ([], 64),                   # no --imgsz: the size the weights were trained at (64 here)
+    (["--imgsz", "96"], 96),    # --imgsz: the detector's default image size from now on
+])
+def test_export_cli_writes_the_default_image_size(trained: Path, tmp_path: Path, argv: list[str],
+                                                  imgsz: int) -> None:
+    import onnxruntime as ort
+
+    out = tmp_path / "m.onnx"
+    assert export.main(["--weights", str(trained / "weights" / "best.pt"), "--output", str(out),
+                        *argv]) == 0
+    meta = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]
+                                ).get_modelmeta().custom_metadata_map
+    assert ast.literal_eval(meta["imgsz"]) == [imgsz, imgsz]
+
+
+def test_export_cli_missing_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    assert export.main(["--weights", "nowhere/best.pt"]) == 2
+    assert capsys.readouterr().err.strip() == "digitdet.export: error: weights nowhere/best.pt not found"

@@ -76,8 +76,9 @@ def load_frames(pattern: str, n: int, size: tuple[int, int] = (640, 480)) -> lis
 Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
 
 
-def digitdet_pipelines(onnx: Path, imgsz: int) -> dict[str, Pipeline]:
-    """digitdet one frame at a time, and with several frames in flight."""
+def digitdet_pipelines(onnx: Path, imgsz: int | None) -> tuple[dict[str, Pipeline], int]:
+    """digitdet one frame at a time, and with several frames in flight; and the image size used
+    (``imgsz=None``: the model's own default, from the ONNX metadata)."""
     from digitdet.detector import DigitDetector
 
     det = DigitDetector(onnx, imgsz=imgsz)
@@ -96,7 +97,7 @@ def digitdet_pipelines(onnx: Path, imgsz: int) -> dict[str, Pipeline]:
         preds = list(det.predict_many(frames))
         return finish("digitdet predict_many (folders, video)", preds, time.perf_counter() - t0)
 
-    return {"seq": one_by_one, "many": in_flight}
+    return {"seq": one_by_one, "many": in_flight}, det.imgsz
 
 
 def ultralytics_pipeline(weights: Path, imgsz: int, name: str) -> Pipeline:
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pt", default=str(weights_dir / "digitdet-v5n.pt"))
     p.add_argument("--images", default="datasets/digits/images/test/*.jpg")
     p.add_argument("--n", type=int, default=100)
-    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--imgsz", type=int, default=None, help="default: the model's own (ONNX metadata)")
     p.add_argument("--rounds", type=int, default=3, help="the pipelines take turns this many times")
     args = p.parse_args(argv)
     os.environ["YOLO_OFFLINE"] = "1"
@@ -160,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"digitdet.bench: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(frames)} frames of 640x480, imgsz {args.imgsz}, {os.cpu_count()} CPU cores")
-    pipes = digitdet_pipelines(Path(args.onnx), args.imgsz)
-    pipes["pt"] = ultralytics_pipeline(Path(args.pt), args.imgsz, "ultralytics YOLO(.pt).predict")
-    pipes["onnx"] = ultralytics_pipeline(Path(args.onnx), args.imgsz, "ultralytics YOLO(.onnx).predict")
+    pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz)
+    print(f"{len(frames)} frames of 640x480, imgsz {imgsz}, {os.cpu_count()} CPU cores")
+    pipes["pt"] = ultralytics_pipeline(Path(args.pt), imgsz, "ultralytics YOLO(.pt).predict")
+    pipes["onnx"] = ultralytics_pipeline(Path(args.onnx), imgsz, "ultralytics YOLO(.onnx).predict")
     rounds: dict[str, list[Timing]] = {k: [] for k in pipes}
     dets: dict[str, list[Any]] = {}
     for run in pipes.values():  # warm-up: sessions, thread pools, first-shape costs

@@ -1,11 +1,12 @@
 """Export trained ``.pt`` weights to ONNX and check that ONNX and PyTorch agree.
 
 Usage:
-    python -m digitdet.export --weights runs/train/exp/weights/best.pt
+    python -m digitdet.export --weights runs/train/exp/weights/best.pt   # at its training size
     python -m digitdet.export --weights best.pt --imgsz 320 --output model.onnx --image sample.jpg
 
 The ONNX carries ultralytics' metadata (names, imgsz, stride) and a dynamic input size, so the
-detector can letterbox with minimal padding.
+detector can letterbox with minimal padding. The metadata's imgsz is the detector's default image
+size; without ``--imgsz`` it is the size the weights were trained at.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True)
-    p.add_argument("--imgsz", type=int, default=320)
+    p.add_argument("--imgsz", type=int, default=None,
+                   help="default image size written into the ONNX (default: the training size)")
     p.add_argument("--output", default=None)
     p.add_argument("--static", action="store_true", help="fixed input size instead of dynamic")
     p.add_argument("--image", default=None, help="sample image for the agreement check")
@@ -72,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import cv2
 
+        from digitdet.backends import TorchBackend
+
         weights = Path(args.weights)
-        path = export_onnx(weights, args.imgsz, Path(args.output) if args.output else None,
+        if not weights.is_file():
+            raise UserError(f"weights {weights} not found")
+        imgsz = args.imgsz or TorchBackend(weights).info.default_imgsz
+        path = export_onnx(weights, imgsz, Path(args.output) if args.output else None,
                            dynamic=not args.static)
         if args.image:
             image = cv2.imread(args.image)
@@ -86,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
                 x, y = (int(v) for v in rng.integers(20, 440, 2))
                 cv2.putText(image, str(int(rng.integers(10))), (x, y + 40), cv2.FONT_HERSHEY_SIMPLEX,
                             1.5, (20, 20, 20), 3)
-        diff = max_output_diff(weights, path, image, args.imgsz)
+        diff = max_output_diff(weights, path, image, imgsz)
     except UserError as exc:
         print(f"digitdet.export: error: {exc}", file=sys.stderr)
         return 2
     status = "agree" if diff <= args.atol else "DISAGREE"
-    print(f"exported {path}; ONNX and PyTorch outputs {status} (max abs diff {diff:.2e})")
+    print(f"exported {path} (imgsz {imgsz}); ONNX and PyTorch outputs {status} "
+          f"(max abs diff {diff:.2e})")
     return 0 if diff <= args.atol else 1
 
 
