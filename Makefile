@@ -7,13 +7,13 @@ MNIST_DIR ?= $(if $(DIGITDET_MNIST_DIR),$(DIGITDET_MNIST_DIR),$(if $(wildcard ..
 MNIST_FLAG := $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR),)
 
 MODEL ?= $(if $(filter cpu,$(DEVICE)),yolov5n,yolov5s)
-IMGSZ ?= 320
+IMGSZ ?=
 EPOCHS ?=
 TIME ?=
 BATCH ?=
 DEVICE ?= cpu
-# export/ship write the training size into the ONNX unless IMGSZ= is given on the command line
-EXPORT_IMGSZ = $(if $(filter-out file default,$(origin IMGSZ)),--imgsz $(IMGSZ))
+# empty IMGSZ: train at the config's imgsz; export/ship write the weights' training size into the ONNX
+IMGSZ_FLAG = $(if $(IMGSZ),--imgsz $(IMGSZ))
 NAME ?= exp
 RESUME ?=
 WEIGHTS ?=
@@ -39,15 +39,15 @@ datasets/digits/synth.json:
 	$(MAKE) data
 
 train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BATCH DEVICE NAME RESUME=1 WEIGHTS= DATA=)
-	$(PY) -m digitdet.train --cfg $(CFG) --data $(DATA) --model $(MODEL) --imgsz $(IMGSZ) --device $(DEVICE) \
+	$(PY) -m digitdet.train --cfg $(CFG) --data $(DATA) --model $(MODEL) $(IMGSZ_FLAG) --device $(DEVICE) \
 	  --name $(NAME) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(TIME),--time $(TIME)) \
 	  $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume) $(if $(WEIGHTS),--weights $(WEIGHTS))
 
 export: $(STAMP)  ## export WEIGHTS=.pt to ONNX and check it against PyTorch
-	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) $(EXPORT_IMGSZ)
+	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) $(IMGSZ_FLAG)
 
 ship: $(STAMP)  ## make WEIGHTS=best.pt the packaged default model (.onnx + .pt)
-	$(PY) -m digitdet.export --weights $(WEIGHTS) $(EXPORT_IMGSZ) \
+	$(PY) -m digitdet.export --weights $(WEIGHTS) $(IMGSZ_FLAG) \
 	  --output src/digitdet/weights/digitdet-v5n.onnx --image assets/samples/whiteboard.jpg
 	cp $(WEIGHTS) src/digitdet/weights/digitdet-v5n.pt
 
