@@ -102,10 +102,16 @@ def test_layout_always_terminates(data: mnist.Mnist) -> None:
     assert sum(len(s.classes) > 0 for s in scenes) > 50
 
 
-def test_distractors_get_no_box(data: mnist.Mnist) -> None:
-    # no digits allowed, but printed text, tables and scribbles still drawn: ink, zero labels
-    cfg = SynthConfig(**{**SMALL, "surfaces": {"white": 1.0}, "max_digits": 0, "text_prob": 1.0,
-                         "table_prob": 1.0, "scribble_prob": 1.0, "camera_prob": 0.0})  # type: ignore[arg-type]
+@pytest.mark.parametrize("kw", [
+    # printed text, tables and scribbles together
+    {"text_prob": 1.0, "table_prob": 1.0, "scribble_prob": 1.0},
+    # handwriting-like words alone, in the digits' own pens
+    {"text_prob": 0.0, "table_prob": 0.0, "scribble_prob": 0.0, "words_prob": 1.0},
+])
+def test_distractors_get_no_box(data: mnist.Mnist, kw: dict[str, float]) -> None:
+    # no digits allowed, but the distractors are still drawn: dark ink, zero labels
+    cfg = SynthConfig(**{**SMALL, "surfaces": {"white": 1.0}, "max_digits": 0, "single_prob": 0.0,
+                         "camera_prob": 0.0, **kw})  # type: ignore[arg-type]
     pool = build_pool(["train[0:60]"], data)
     for scene in iter_scenes(pool, cfg, "train", 4):
         assert len(scene.boxes) == 0 and scene.numbers == []

@@ -45,6 +45,7 @@ class SynthConfig:
     comb_prob: float = 0.1
     scribble_prob: float = 0.3
     text_prob: float = 0.4
+    words_prob: float = 0.0  # handwriting-like words in a digit pen (hard negatives)
     table_prob: float = 0.15
     page_edge_prob: float = 0.2
     perspective_prob: float = 0.4

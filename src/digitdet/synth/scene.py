@@ -221,6 +221,23 @@ def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
         img += col * a
 
 
+def _written_words(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: float) -> None:
+    """Handwriting-like words (letters only, script or italic Hershey fonts) in a digit pen's ink
+    and at digit height: the letters people write next to numbers must read as background."""
+    alpha = canvas.layer(pen)
+    font = int(rng.choice([cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+                           cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+                           cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC]))
+    word = str(WORDS[rng.integers(len(WORDS))])
+    word = word.lower() if rng.random() < 0.4 else word
+    scale = h / 30.0  # Hershey capitals are about 30 px tall (ascender to baseline) at scale 1
+    thick = max(1, round(_pen_width(pen, h)))
+    org = (int(rng.uniform(-0.1, 0.8) * canvas.w), int(rng.uniform(h, canvas.h + 0.2 * h)))
+    mask = np.zeros((canvas.h, canvas.w), np.uint8)
+    cv2.putText(mask, word, org, font, scale, 255, thick, cv2.LINE_AA)
+    np.maximum(alpha, mask.astype(np.float32) * (1.0 / 255.0), out=alpha)
+
+
 def _choose_pen(rng: np.random.Generator, cfg: SynthConfig, dark_on_light: bool,
                 chalky: bool) -> _Pen:
     inks = INKS_DARK if dark_on_light else INKS_LIGHT
@@ -417,6 +434,10 @@ def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> S
     if not single and rng.random() < cfg.scribble_prob:
         for _ in range(int(rng.integers(1, 4))):
             _scribble(rng, canvas, pens[0], float(rng.uniform(lo_h, hi_h)))
+    if cfg.words_prob > 0 and not single and rng.random() < cfg.words_prob:  # 0: old scenes
+        for _ in range(int(rng.integers(1, 4))):
+            _written_words(rng, canvas, pens[int(rng.integers(len(pens)))],
+                           float(np.clip(rng.uniform(lo_h, hi_h), 14, 120)))
     img = _composite(rng, img, canvas)
     if not clean:
         img = apply_lighting(rng, img)
