@@ -201,9 +201,18 @@ def _scribble(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: float) ->
     cv2.polylines(alpha, [pts], False, 1.0, max(1, round(_pen_width(pen, h))), cv2.LINE_AA, 4)
 
 
+def _text_alpha(shape: tuple[int, ...], word: str, org: tuple[int, int], font: int, scale: float,
+                thick: int) -> np.ndarray:
+    """Anti-aliased text coverage, float32 (H, W) in [0, 1] (drawn on an 8-bit mask: OpenCV 5
+    renders text on 8-bit images only)."""
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.putText(mask, word, org, font, scale, 255, thick, cv2.LINE_AA)
+    return mask.astype(np.float32) * (1.0 / 255.0)
+
+
 def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
     """Printed words (letters only, never digits) in a random Hershey font, blended into the
-    float image in place (drawn on an 8-bit mask: OpenCV 5 renders text on 8-bit images only)."""
+    float image in place."""
     font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX,
                            cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX]))
     for _ in range(int(rng.integers(1, 4))):
@@ -213,10 +222,8 @@ def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
         scale = rng.uniform(0.25, 0.9) * h / 22
         org = (int(rng.uniform(0, img.shape[1] * 0.8)), int(rng.uniform(h * 0.5, img.shape[0])))
         col = rng.uniform(0.0, 0.35, 3).astype(np.float32)
-        mask = np.zeros(img.shape[:2], np.uint8)
-        cv2.putText(mask, word, org, font, max(scale, 0.3), 255, max(1, int(scale * 1.5)),
-                    cv2.LINE_AA)
-        a = mask.astype(np.float32)[..., None] * (1.0 / 255.0)
+        a = _text_alpha(img.shape[:2], word, org, font, max(scale, 0.3),
+                        max(1, int(scale * 1.5)))[..., None]
         img *= 1 - a
         img += col * a
 
@@ -233,9 +240,7 @@ def _written_words(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: floa
     scale = h / 30.0  # Hershey capitals are about 30 px tall (ascender to baseline) at scale 1
     thick = max(1, round(_pen_width(pen, h)))
     org = (int(rng.uniform(-0.1, 0.8) * canvas.w), int(rng.uniform(h, canvas.h + 0.2 * h)))
-    mask = np.zeros((canvas.h, canvas.w), np.uint8)
-    cv2.putText(mask, word, org, font, scale, 255, thick, cv2.LINE_AA)
-    np.maximum(alpha, mask.astype(np.float32) * (1.0 / 255.0), out=alpha)
+    np.maximum(alpha, _text_alpha(alpha.shape, word, org, font, scale, thick), out=alpha)
 
 
 def _choose_pen(rng: np.random.Generator, cfg: SynthConfig, dark_on_light: bool,
