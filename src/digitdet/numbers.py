@@ -2,7 +2,8 @@
 
 Digits are linked to their right-hand neighbour when the two overlap vertically (same row, which
 tolerates slanted lines) and the horizontal gap is under ``gap`` x digit height; chains of links
-are numbers. Numbers are grouped into lines the same way with a wide gap, and returned in
+are numbers. Boxes on the same digit (another class, or a piece of it) are read once, the most
+confident one. Numbers are grouped into lines the same way with a wide gap, and returned in
 reading order: lines top to bottom, numbers left to right.
 """
 
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitdet.decode import box_iou
 from digitdet.results import Detections, Number
 
 SPLIT_GAP = 0.5  # gap / digit height above which two digits belong to different numbers
 ROW_OVERLAP = 0.5  # vertical overlap / smaller height needed to share a row
 LINE_GAP = 12.0  # gap / height under which two numbers share a line of text
 DUPLICATE_IOU = 0.7  # boxes of different classes on the same digit: keep the most confident
+CONTAINED = 0.6  # share of a box inside a more confident one above which it is a piece of that digit
 
 
 def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
@@ -51,14 +52,23 @@ def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
 
 
 def _dedupe(det: Detections) -> np.ndarray:
-    """Indices of detections to read, dropping less confident overlaps of another class."""
-    iou = box_iou(det.xyxy, det.xyxy)
-    np.fill_diagonal(iou, 0)
-    if not (iou >= DUPLICATE_IOU).any():
+    """Indices ``(K,) int64`` of detections to read: a box is dropped when a more confident one
+    overlaps it by IoU >= ``DUPLICATE_IOU`` (another class on the same digit) or holds at least
+    ``CONTAINED`` of its area (a piece of that digit, e.g. the top of a 2 read as a 7)."""
+    b = det.xyxy
+    lt = np.maximum(b[:, None, :2], b[None, :, :2])
+    rb = np.minimum(b[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)  # (N, N)
+    area = (b[:, 2:] - b[:, :2]).prod(1)
+    iou = inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
+    inside = inter / np.maximum(area[:, None], 1e-9)  # [i, j]: share of box i inside box j
+    clash = (iou >= DUPLICATE_IOU) | (inside >= CONTAINED)
+    np.fill_diagonal(clash, False)
+    if not clash.any():
         return np.arange(len(det))
     kept: list[int] = []
     for i in np.argsort(-det.confidence, kind="stable"):
-        if not kept or (iou[i, kept] < DUPLICATE_IOU).all():
+        if not clash[i, kept].any():
             kept.append(int(i))
     return np.asarray(sorted(kept), np.int64)
 
