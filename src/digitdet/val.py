@@ -4,6 +4,8 @@ Usage:
     python -m digitdet.val                                   # shipped model, datasets/digits test
     python -m digitdet.val --weights runs/train/exp/weights/best.onnx --mnist-dir ../shared/mnist
     python -m digitdet.val --fonts                           # + handwriting-font numbers (OOD)
+    python -m digitdet.val --weights a.onnx --no-mnist --fonts --fonts-seed 1 --fonts-per-font 24
+                                                             # another font sample, to pick checkpoints
     python -m digitdet.val --no-mnist --save-json runs/val/metrics.json
 
 The test split holds scenes made only from MNIST test digits 5000-9999, which no training or
@@ -276,9 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--no-mnist", action="store_true", help="skip the held-out MNIST top-1")
     p.add_argument("--fonts", action="store_true", help="also score handwriting-font numbers")
+    p.add_argument("--fonts-seed", type=int, default=0,
+                   help="seed of the font scenes (0: the model card's sample)")
+    p.add_argument("--fonts-per-font", type=int, default=12, help="font scenes per font")
     p.add_argument("--save-json", default="runs/val/metrics.json")
     args = p.parse_args(argv)
     try:
+        if args.fonts_per_font < 1:
+            raise UserError(f"--fonts-per-font must be at least 1, got {args.fonts_per_font}")
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fonts:
             from digitdet.fontset import evaluate_fonts
 
-            report["fonts"] = evaluate_fonts(detector)
+            report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed)
     except UserError as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
