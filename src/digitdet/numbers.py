@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitdet.decode import box_area, box_intersection
 from digitdet.results import Detections, Number
 
 SPLIT_GAP = 0.5  # gap / digit height above which two digits belong to different numbers
@@ -55,11 +56,8 @@ def _dedupe(det: Detections) -> np.ndarray:
     """Indices ``(K,) int64`` of detections to read: a box is dropped when a more confident one
     overlaps it by IoU >= ``DUPLICATE_IOU`` (another class on the same digit) or holds at least
     ``CONTAINED`` of its area (a piece of that digit, e.g. the top of a 2 read as a 7)."""
-    b = det.xyxy
-    lt = np.maximum(b[:, None, :2], b[None, :, :2])
-    rb = np.minimum(b[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)  # (N, N)
-    area = (b[:, 2:] - b[:, :2]).prod(1)
+    inter = box_intersection(det.xyxy, det.xyxy)  # (N, N)
+    area = box_area(det.xyxy)
     iou = inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
     inside = inter / np.maximum(area[:, None], 1e-9)  # [i, j]: share of box i inside box j
     clash = (iou >= DUPLICATE_IOU) | (inside >= CONTAINED)
