@@ -14,7 +14,8 @@ from digitdet import mnist
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig, load_synth_config
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
-from digitdet.synth.glyphs import count_loops, make_glyph, render_natural, render_stroke, zhang_suen
+from digitdet.synth.glyphs import (HERSHEY_FONTS, count_loops, hershey_glyph, make_glyph, render_natural,
+                                   render_stroke, zhang_suen)
 
 from conftest import write_mnist
 
@@ -268,3 +269,34 @@ def test_synth_cli_preview_and_bad_config(tmp_path: Path, mnist_dir: Path) -> No
     import cv2
 
     assert cv2.imread(str(out)).shape == (400, 1600, 3)  # 4 cells of 400 px in one row
+
+
+@pytest.mark.parametrize("font", HERSHEY_FONTS)
+def test_hershey_glyphs_look_like_mnist_digits(font: int) -> None:
+    loops = {0: 1, 6: 1, 8: 2, 9: 1}  # the loops a redrawn skeleton must keep
+    for label in range(10):
+        g = hershey_glyph(label, font)
+        assert g.label == label and g.crop.shape[0] == 20  # MNIST's 20-px digit height
+        assert 0.15 < g.aspect < 1.2, (label, g.aspect)  # a digit, not a bar or a blob
+        assert count_loops(len(g.points), g.edges) >= loops.get(label, 0), label
+
+
+@pytest.mark.parametrize("prob, same_as_mnist_only", [
+    (0.0, True),   # off: the generator draws exactly as before, so old datasets are unchanged
+    (1.0, False),  # every digit from a Hershey font: the same seed gives another image
+])
+def test_hershey_prob(data: mnist.Mnist, prob: float, same_as_mnist_only: bool) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    base = next(iter_scenes(pool, clean_cfg(seed=5), "train", 1))
+    a = next(iter_scenes(pool, clean_cfg(seed=5, hershey_prob=prob), "train", 1))
+    b = next(iter_scenes(pool, clean_cfg(seed=5, hershey_prob=prob), "train", 1))
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.boxes, b.boxes)  # same seed, same scene
+    assert np.array_equal(a.image, base.image) == same_as_mnist_only
+    assert len(a.classes) > 0
+
+
+def test_hershey_prob_out_of_range(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("hershey_prob: 1.5\n")
+    with pytest.raises(UserError, match="hershey_prob must be in"):
+        load_synth_config(path)

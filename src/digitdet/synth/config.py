@@ -38,6 +38,7 @@ class SynthConfig:
     hairline_prob: float = 0.15  # pens of 0.6-1.5 px whatever the digit height
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
+    hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
     max_digits: int = 80
     separator_prob: float = 0.3
     underline_prob: float = 0.2
@@ -66,6 +67,8 @@ class SynthConfig:
         lo, hi = self.digit_height
         if not 4 <= lo < hi:
             raise UserError(f"digit_height must be [min, max] with 4 <= min < max, got {self.digit_height}")
+        if not 0.0 <= self.hershey_prob <= 1.0:
+            raise UserError(f"hershey_prob must be in [0, 1], got {self.hershey_prob}")
         return self
 
 

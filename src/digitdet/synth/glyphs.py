@@ -142,6 +142,31 @@ def make_glyph(img28: np.ndarray, label: int) -> Glyph:
     return Glyph(crop=crop, points=pts, edges=edges, label=int(label), stroke_ok=ok)
 
 
+HERSHEY_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+                 cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+                 cv2.FONT_HERSHEY_SCRIPT_COMPLEX)
+
+
+def hershey_glyph(label: int, font: int, italic: bool = False) -> Glyph:
+    """Digit ``label`` in one of OpenCV's Hershey stroke fonts, drawn like an MNIST digit.
+
+    Designed, uniform-width shapes (a serifed 1, a closed 4, a straight-stemmed 9) that MNIST's
+    handwriting rarely has. The font is stroked at 96 px and shrunk so its height is 20 px on a
+    28-px square, as MNIST digits are; returns a :class:`Glyph` like :func:`make_glyph`.
+    """
+    big = np.zeros((140, 140), np.uint8)
+    cv2.putText(big, str(label), (20, 115), font | (cv2.FONT_ITALIC if italic else 0), 3.2, 255, 9,
+                cv2.LINE_AA)
+    crop = tight_crop(big)
+    h, w = crop.shape
+    nw = max(1, min(28, round(w * 20 / h)))
+    small = cv2.resize(crop, (nw, 20), interpolation=cv2.INTER_AREA)
+    img28 = np.zeros((28, 28), np.uint8)
+    x0 = (28 - nw) // 2
+    img28[4:24, x0:x0 + nw] = small
+    return make_glyph(img28, label)
+
+
 def render_natural(glyph: Glyph, height: int, width: int) -> np.ndarray:
     """The MNIST stroke itself resized to ``(height, width)``: ``float32`` mask in [0, 1].
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from digitdet.synth.camera import apply_camera
 from digitdet.synth.config import SynthConfig
-from digitdet.synth.glyphs import Glyph, make_glyph, render_natural, render_stroke
+from digitdet.synth.glyphs import (HERSHEY_FONTS, Glyph, hershey_glyph, make_glyph, render_natural,
+                                   render_stroke)
 from digitdet.synth.surfaces import INKS_DARK, INKS_LIGHT, apply_lighting, make_surface
 
 WORDS = ("Total", "Date", "Name", "Amount", "No.", "Page", "Score", "Room", "Qty", "Price",
@@ -35,6 +36,7 @@ class GlyphPool:
         if missing:
             raise ValueError(f"digit pool has no examples of classes {missing}")
         self._cache: dict[int, Glyph] = {}
+        self._hershey: dict[tuple[int, int, bool], Glyph] = {}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -45,6 +47,14 @@ class GlyphPool:
         glyph = self._cache.get(idx)
         if glyph is None:
             glyph = self._cache[idx] = make_glyph(self.images[idx], int(self.labels[idx]))
+        return glyph
+
+    def sample_hershey(self, rng: np.random.Generator, cls: int) -> Glyph:
+        """Digit ``cls`` in a random Hershey font, upright or italic (cached)."""
+        key = (int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))]), cls, bool(rng.random() < 0.3))
+        glyph = self._hershey.get(key)
+        if glyph is None:
+            glyph = self._hershey[key] = hershey_glyph(cls, key[0], key[2])
         return glyph
 
 
@@ -314,7 +324,10 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                     x = _separator(canvas, pen, seps[k], x, base0 + slope * x, line_h)
                     x += rng.uniform(0.3, 0.45) * line_h
                 cls = int(rng.integers(10))
-                glyph = pool.sample(rng, cls)
+                if cfg.hershey_prob > 0 and rng.random() < cfg.hershey_prob:  # 0: draws as before
+                    glyph = pool.sample_hershey(rng, cls)
+                else:
+                    glyph = pool.sample(rng, cls)
                 h = line_h * rng.uniform(0.9, 1.1)
                 mask = _digit_mask(rng, glyph, pen, h, line_slant + rng.normal(0, 0.05),
                                    rng.normal(0, 3.0), cfg.one_flag_prob)
