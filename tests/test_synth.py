@@ -14,8 +14,15 @@ from digitdet import mnist
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig, load_synth_config
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
-from digitdet.synth.glyphs import (HERSHEY_FONTS, count_loops, hershey_glyph, make_glyph, render_natural,
-                                   render_stroke, zhang_suen)
+from digitdet.synth.glyphs import (
+    HERSHEY_FONTS,
+    count_loops,
+    hershey_glyph,
+    make_glyph,
+    render_natural,
+    render_stroke,
+    zhang_suen,
+)
 
 from conftest import write_mnist
 

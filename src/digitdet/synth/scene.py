@@ -14,8 +14,14 @@ import numpy as np
 
 from digitdet.synth.camera import apply_camera
 from digitdet.synth.config import SynthConfig
-from digitdet.synth.glyphs import (HERSHEY_FONTS, Glyph, hershey_glyph, make_glyph, render_natural,
-                                   render_stroke)
+from digitdet.synth.glyphs import (
+    HERSHEY_FONTS,
+    Glyph,
+    hershey_glyph,
+    make_glyph,
+    render_natural,
+    render_stroke,
+)
 from digitdet.synth.surfaces import INKS_DARK, INKS_LIGHT, apply_lighting, make_surface
 
 WORDS = ("Total", "Date", "Name", "Amount", "No.", "Page", "Score", "Room", "Qty", "Price",
