@@ -51,10 +51,14 @@ def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(rb - lt, 0, None).prod(2)
 
 
+def iou_from_parts(inter: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
+    """IoU ``(M, N)`` from intersections ``(M, N)`` and the areas ``(M,)``, ``(N,)`` of each side."""
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix ``(M, N)`` between ``(M, 4)`` and ``(N, 4)`` xyxy boxes."""
-    inter = box_intersection(a, b)
-    return inter / np.maximum(box_area(a)[:, None] + box_area(b)[None] - inter, 1e-9)
+    return iou_from_parts(box_intersection(a, b), box_area(a), box_area(b))
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:

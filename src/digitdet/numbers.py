@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitdet.decode import box_area, box_intersection
+from digitdet.decode import box_area, box_intersection, iou_from_parts
 from digitdet.results import Detections, Number
 
 SPLIT_GAP = 0.5  # gap / digit height above which two digits belong to different numbers
@@ -58,7 +58,7 @@ def _dedupe(det: Detections) -> np.ndarray:
     ``CONTAINED`` of its area (a piece of that digit, e.g. the top of a 2 read as a 7)."""
     inter = box_intersection(det.xyxy, det.xyxy)  # (N, N)
     area = box_area(det.xyxy)
-    iou = inter / np.maximum(area[:, None] + area[None] - inter, 1e-9)
+    iou = iou_from_parts(inter, area, area)
     inside = inter / np.maximum(area[:, None], 1e-9)  # [i, j]: share of box i inside box j
     clash = (iou >= DUPLICATE_IOU) | (inside >= CONTAINED)
     np.fill_diagonal(clash, False)

@@ -67,8 +67,10 @@ class SynthConfig:
         lo, hi = self.digit_height
         if not 4 <= lo < hi:
             raise UserError(f"digit_height must be [min, max] with 4 <= min < max, got {self.digit_height}")
-        if not 0.0 <= self.hershey_prob <= 1.0:
-            raise UserError(f"hershey_prob must be in [0, 1], got {self.hershey_prob}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:
+                raise UserError(f"{f.name} must be in [0, 1], got {value}")
         return self
 
 

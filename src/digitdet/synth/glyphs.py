@@ -8,6 +8,7 @@ MNIST stroke (plain resize). Masks are ``float32`` in ``[0, 1]`` (1 = full ink).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -147,6 +148,7 @@ HERSHEY_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HER
                  cv2.FONT_HERSHEY_SCRIPT_COMPLEX)
 
 
+@cache  # 6 fonts x 2 slants x 10 digits at most
 def hershey_glyph(label: int, font: int, italic: bool = False) -> Glyph:
     """Digit ``label`` in one of OpenCV's Hershey stroke fonts, drawn like an MNIST digit.
 

@@ -42,7 +42,6 @@ class GlyphPool:
         if missing:
             raise ValueError(f"digit pool has no examples of classes {missing}")
         self._cache: dict[int, Glyph] = {}
-        self._hershey: dict[tuple[int, int, bool], Glyph] = {}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -56,12 +55,9 @@ class GlyphPool:
         return glyph
 
     def sample_hershey(self, rng: np.random.Generator, cls: int) -> Glyph:
-        """Digit ``cls`` in a random Hershey font, upright or italic (cached)."""
-        key = (int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))]), cls, bool(rng.random() < 0.3))
-        glyph = self._hershey.get(key)
-        if glyph is None:
-            glyph = self._hershey[key] = hershey_glyph(cls, key[0], key[2])
-        return glyph
+        """Digit ``cls`` in a random Hershey font, upright or italic."""
+        font = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))])
+        return hershey_glyph(cls, font, bool(rng.random() < 0.3))
 
 
 @dataclass
