@@ -307,3 +307,21 @@ def test_hershey_prob_out_of_range(tmp_path: Path) -> None:
     path.write_text("hershey_prob: 1.5\n")
     with pytest.raises(UserError, match="hershey_prob must be in"):
         load_synth_config(path)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name, hershey, digit_height", [
+    ("synth.yaml", 0.0, (24.0, 220.0)),          # the test split's config: MNIST digits only
+    ("synth-hershey.yaml", 0.3, (24.0, 220.0)),  # stage-7 plain scenes: 30 % Hershey digits
+    ("synth-hard.yaml", 0.3, (18.0, 160.0)),     # stage-7 hard scenes: smaller digits too
+])
+def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
+        name: str, hershey: float, digit_height: tuple[float, float]) -> None:
+    cfg = load_synth_config(ROOT / "configs" / name)
+    assert cfg.hershey_prob == hershey
+    assert tuple(cfg.digit_height) == digit_height
+    # every config keeps t10k 5000-9999 for the test split only, so no stage trains on it
+    assert cfg.pools["test"] == ["t10k[5000:10000]"]
+    assert not any(spec.startswith("t10k[5") for spec in cfg.pools["train"] + cfg.pools["val"])
