@@ -31,7 +31,12 @@ def test_bad_training_settings(cfg: dict, message: str) -> None:
         train.check_train_cfg(cfg)
 
 
-@pytest.mark.parametrize("profile", ["train.yaml", "train-cpu.yaml"])
+@pytest.mark.parametrize("profile", [
+    "train.yaml",          # GPU, from scratch
+    "train-cpu.yaml",      # CPU, from scratch
+    "finetune-cpu.yaml",   # CPU fine-tuning, stages 4-6
+    "finetune-mix.yaml",   # CPU fine-tuning on scene mixes, stage 7
+])
 def test_shipped_profiles_are_digit_safe(profile: str) -> None:
     cfg = train.check_train_cfg(yaml.safe_load((ROOT / "configs" / profile).read_text()))
     assert cfg["fliplr"] == 0.0 and cfg["flipud"] == 0.0 and cfg["mosaic"] == 1.0
