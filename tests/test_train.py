@@ -36,6 +36,7 @@ def test_bad_training_settings(cfg: dict, message: str) -> None:
     "train-cpu.yaml",      # CPU, from scratch
     "finetune-cpu.yaml",   # CPU fine-tuning, stages 4-6
     "finetune-mix.yaml",   # CPU fine-tuning on scene mixes, stage 7
+    "finetune-low.yaml",   # the same at lr0 0.001, stage 8
 ])
 def test_shipped_profiles_are_digit_safe(profile: str) -> None:
     cfg = train.check_train_cfg(yaml.safe_load((ROOT / "configs" / profile).read_text()))
