@@ -17,6 +17,8 @@ IMGSZ_FLAG = $(if $(IMGSZ),--imgsz $(IMGSZ))
 NAME ?= exp
 RESUME ?=
 WEIGHTS ?=
+# extra ultralytics settings for one run, e.g. SET="lr0=0.001 close_mosaic=0" (train's --set)
+SET ?=
 DATA ?= data/digits.yaml
 CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
@@ -38,10 +40,11 @@ data: $(STAMP)  ## synthesize the dataset into datasets/digits
 datasets/digits/synth.json:
 	$(MAKE) data
 
-train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BATCH DEVICE NAME RESUME=1 WEIGHTS= DATA=)
+train: $(STAMP) datasets/digits/synth.json  ## train (MODEL IMGSZ EPOCHS TIME BATCH DEVICE NAME RESUME=1 WEIGHTS= DATA= SET=)
 	$(PY) -m digitdet.train --cfg $(CFG) --data $(DATA) --model $(MODEL) $(IMGSZ_FLAG) --device $(DEVICE) \
 	  --name $(NAME) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(TIME),--time $(TIME)) \
-	  $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume) $(if $(WEIGHTS),--weights $(WEIGHTS))
+	  $(if $(BATCH),--batch $(BATCH)) $(if $(RESUME),--resume) $(if $(WEIGHTS),--weights $(WEIGHTS)) \
+	  $(if $(SET),--set $(SET))
 
 export: $(STAMP)  ## export WEIGHTS=.pt to ONNX and check it against PyTorch
 	$(PY) -m digitdet.export --weights $(or $(WEIGHTS),runs/train/$(NAME)/weights/best.pt) $(IMGSZ_FLAG)

@@ -44,6 +44,23 @@ def test_shipped_profiles_are_digit_safe(profile: str) -> None:
     assert cfg["close_mosaic"] > 0 and abs(cfg["degrees"]) <= 5
 
 
+@pytest.mark.parametrize("sets, expect", [
+    (["lr0=0.0005", "close_mosaic=0"], {"lr0": 0.0005, "close_mosaic": 0}),  # values parsed as YAML
+    (["time=null"], {"time": None}),                                       # null clears the budget
+    (["fliplr=0.5"], "would mirror digits"),       # --set (make train SET=) is checked like a profile
+    (["mosaic"], "--set takes KEY=VALUE"),         # no '=': one-line error
+])
+def test_set_overrides(sets: list[str], expect: dict | str) -> None:
+    args = train.parse_args(["--cfg", str(ROOT / "configs" / "finetune-low.yaml"), "--set", *sets])
+    if isinstance(expect, str):
+        with pytest.raises(UserError, match=expect):
+            train.build_overrides(args)
+        return
+    cfg = train.build_overrides(args)
+    assert {k: cfg[k] for k in expect} == expect
+    assert cfg["lrf"] == 0.1 and cfg["fliplr"] == 0.0  # the rest still comes from the profile
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "not found"),                                         # missing file
     ("train: [unclosed", "malformed YAML"),                      # bad YAML
