@@ -17,12 +17,14 @@ from digitdet.val import (
     ErrorCounts,
     average_precision,
     evaluate_split,
+    format_sweep,
     map_scores,
     match_numbers,
     match_predictions,
     mnist_canvas,
     mnist_top1,
 )
+from digitdet.val import main as val_main
 
 from conftest import write_mnist
 
@@ -115,18 +117,82 @@ class Oracle:
         return Prediction(self.queue.pop(0))
 
 
-def test_evaluate_split_with_a_perfect_detector(tmp_path: Path) -> None:
+def tiny_split(tmp_path: Path) -> Path:
+    """Six 320x240 test scenes made from the fake MNIST digits; returns the dataset root."""
     data = mnist.load_dir(write_mnist(tmp_path / "m"))
     cfg = SynthConfig(sizes=[[320, 240]], size_weights=[1.0], digit_height=[16.0, 60.0],
                       scenes={"test": 6}, pools={"test": ["t10k[0:40]"]}, touch_prob=0.0)
     write_dataset(data, cfg, tmp_path / "ds", tmp_path / "d.yaml", workers=1, progress=False)
-    m = evaluate_split(Oracle(tmp_path / "ds", "test"), tmp_path / "ds", "test")
+    return tmp_path / "ds"
+
+
+def test_evaluate_split_with_a_perfect_detector(tmp_path: Path) -> None:
+    root = tiny_split(tmp_path)
+    m = evaluate_split(Oracle(root, "test"), root, "test")
     assert m.images == 6 and m.digits > 20
     assert m.precision == 1.0 and m.recall == 1.0 and m.f1 == 1.0
     assert m.map50 == pytest.approx(1.0, abs=0.01) and m.map50_95 == pytest.approx(1.0, abs=0.01)
     assert m.number_accuracy == pytest.approx(1.0) and m.scene_accuracy == pytest.approx(1.0)
     assert m.errors["misread"] == 0 and m.errors["background_false_positives"] == 0
     assert all(v.startswith("1.000") or v.endswith("(0/0)") for v in m.errors["recall_by_height"].values())
+
+
+class Doubtful(Oracle):
+    """The oracle, but unsure of the first digit of every scene (confidence 0.2, others 0.9)."""
+
+    def predict(self, image: np.ndarray, conf: float | None = None) -> Prediction:
+        det = self.queue.pop(0)
+        score = np.full(len(det), 0.9)
+        score[0] = 0.2
+        return Prediction(Detections(det.xyxy, score, det.class_id))
+
+
+def test_conf_sweep(tmp_path: Path) -> None:
+    root = tiny_split(tmp_path)
+    m = evaluate_split(Doubtful(root, "test"), root, "test", conf=0.25, sweep=(0.1, 0.25, 0.5))
+    low, same, high = m.sweep
+    # at 0.1 every digit counts: everything read
+    assert (low["conf"], low["precision"], low["recall"], low["number_accuracy"],
+            low["scene_accuracy"]) == (0.1, 1.0, 1.0, 1.0, 1.0)
+    # at 0.25 and 0.5 one digit per scene is lost: recall falls by 6 digits, precision stays
+    # 1, and no scene is read whole (its first digit's number is cut short)
+    for row in (same, high):
+        assert row["precision"] == 1.0 and row["recall"] == pytest.approx(1 - 6 / m.digits)
+        assert row["number_accuracy"] < 1.0 and row["scene_accuracy"] == 0.0
+    # the sweep's row at the main confidence repeats the main figures
+    assert (same["f1"], same["number_accuracy"]) == (m.f1, m.number_accuracy)
+    assert m.scene_accuracy == same["scene_accuracy"]
+    # no sweep asked: no rows
+    assert evaluate_split(Oracle(root, "test"), root, "test").sweep == []
+
+
+@pytest.mark.parametrize("rows, marked", [
+    # F1 peaks at 0.3, numbers at 0.2: one star each, on their own rows
+    ([(0.2, 0.8, 0.9), (0.3, 0.9, 0.85)], {"0.20": "numbers", "0.30": "f1"}),
+    # ties go to the first (lowest) confidence
+    ([(0.2, 0.9, 0.9), (0.3, 0.9, 0.9)], {"0.20": "both"}),
+])
+def test_format_sweep(rows: list[tuple[float, float, float]], marked: dict[str, str]) -> None:
+    table = format_sweep([{"conf": c, "precision": 1.0, "recall": 1.0, "f1": f, "number_accuracy": n,
+                           "scene_accuracy": 0.5} for c, f, n in rows]).splitlines()
+    assert table[0].split() == ["conf", "precision", "recall", "F1", "numbers", "scenes"]
+    for line in table[1:]:
+        cells = line.split()
+        star = {"f1": cells[3].endswith("*"), "numbers": cells[4].endswith("*")}
+        want = marked.get(cells[0], "")
+        assert star == {"f1": want in ("f1", "both"), "numbers": want in ("numbers", "both")}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--conf-sweep", "0.3", "1.5"], "between 0 and 1, got 1.5"),   # a sweep value out of range
+    (["--conf-thres", "0"], "between 0 and 1, got 0.0"),            # the main one too
+])
+def test_cli_bad_confidence(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                            message: str) -> None:
+    assert val_main(["--no-mnist", "--save-json", str(tmp_path / "m.json"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("digitdet.val: error: confidence") and err.endswith(message)
+    assert "\n" not in err and not (tmp_path / "m.json").exists()
 
 
 GT = np.array([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], np.float32)  # 10, 30, 60 px tall

@@ -7,6 +7,8 @@ Usage:
     python -m digitdet.val --weights a.onnx --no-mnist --fonts --fonts-seed 1 --fonts-per-font 24
                                                              # another font sample, to pick checkpoints
     python -m digitdet.val --no-mnist --save-json runs/val/metrics.json
+    python -m digitdet.val --no-mnist --dataset datasets/digits-s3 --split val --conf-sweep
+                                                             # P/R/F1, numbers, scenes per confidence
 
 The test split holds scenes made only from MNIST test digits 5000-9999, which no training or
 validation scene uses. mAP follows ultralytics (conf 0.001, 101-point AP, IoU 0.50:0.95); P/R/F1,
@@ -63,6 +65,7 @@ def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -
     return correct
 
 
+DEFAULT_SWEEP = tuple(round(0.1 + 0.05 * k, 2) for k in range(11))  # --conf-sweep: 0.10 ... 0.60
 HEIGHT_EDGES = (12, 24, 48)  # digit height buckets in model pixels (after the letterbox scale)
 
 
@@ -172,12 +175,56 @@ class SceneMetrics:
     number_accuracy: float
     scene_accuracy: float
     errors: dict[str, Any] = field(default_factory=dict)
+    sweep: list[dict[str, float]] = field(default_factory=list)  # the same lines at other confs
+
+
+@dataclass
+class Tally:
+    """Digit, number and scene counts at one confidence threshold."""
+
+    conf: float
+    tp: int = 0
+    pred: int = 0
+    gt: int = 0
+    number_hits: int = 0
+    numbers: int = 0
+    scenes: int = 0
+    scenes_ok: int = 0
+
+    def add(self, tp50: np.ndarray, det: Detections, gt_cls: np.ndarray,
+            gt_numbers: list[dict[str, Any]]) -> tuple[np.ndarray, bool]:
+        """Count one scene from all its detections ``det`` and their ``tp50 (N,) bool``; returns
+        the mask of detections kept at this confidence and whether the scene was read exactly."""
+        keep = det.confidence >= self.conf
+        self.tp += int(tp50[keep].sum())
+        self.pred += int(keep.sum())
+        self.gt += len(gt_cls)
+        numbers = read_numbers(det[keep])
+        hits = match_numbers(gt_numbers, numbers)
+        self.number_hits += hits
+        self.numbers += len(gt_numbers)
+        ok = hits == len(gt_numbers) and len(numbers) == len(gt_numbers)
+        self.scenes += 1
+        self.scenes_ok += ok
+        return keep, ok
+
+    def scores(self) -> dict[str, float]:
+        """``conf``, ``precision``, ``recall``, ``f1``, ``number_accuracy``, ``scene_accuracy``."""
+        p = self.tp / max(self.pred, 1)
+        r = self.tp / max(self.gt, 1)
+        return {"conf": self.conf, "precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9),
+                "number_accuracy": self.number_hits / max(self.numbers, 1),
+                "scene_accuracy": self.scenes_ok / max(self.scenes, 1)}
 
 
 def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = 0.25,
                    limit: int | None = None, failures: list[tuple[np.ndarray, Any, dict]] | None = None,
-                   ) -> SceneMetrics:
-    """Run ``detector`` over a synthesized split and score it against its labels."""
+                   sweep: tuple[float, ...] = ()) -> SceneMetrics:
+    """Run ``detector`` over a synthesized split and score it against its labels.
+
+    P/R/F1, numbers and scenes are counted at ``conf``, and again at each confidence in ``sweep``
+    (from the same detections) into ``SceneMetrics.sweep``.
+    """
     from tqdm import tqdm
 
     jsonl = root / split / "numbers.jsonl"
@@ -185,8 +232,8 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
         raise UserError(f"{jsonl} not found: run 'make data' first")
     records = [json.loads(x) for x in jsonl.read_text().splitlines()][:limit]
     tps, confs, pcls, gcls = [], [], [], []
-    n_tp = n_pred = n_gt = 0
-    num_hits = num_total = scenes_ok = 0
+    main = Tally(conf)
+    others = [Tally(c) for c in sweep]
     errors = ErrorCounts()
     for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False,
                     disable=not sys.stderr.isatty()):
@@ -201,30 +248,22 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
         confs.append(det.confidence)
         pcls.append(det.class_id)
         gcls.append(gt_cls)
-        keep = det.confidence >= conf
-        n_tp += int(tp[keep, 0].sum())
-        n_pred += int(keep.sum())
-        n_gt += len(gt_cls)
+        keep, ok = main.add(tp[:, 0], det, gt_cls, rec["numbers"])
+        for t in others:
+            t.add(tp[:, 0], det, gt_cls, rec["numbers"])
         h = img.shape[0]
         (nh, _), _ = letterbox_shape(h, img.shape[1], detector.imgsz, scaleup=detector.scaleup)
         errors.add(gt_box, gt_cls, det[keep], nh / h)  # the letterbox's own scale
-        numbers = read_numbers(det[keep])
-        hits = match_numbers(rec["numbers"], numbers)
-        num_hits += hits
-        num_total += len(rec["numbers"])
-        ok = hits == len(rec["numbers"]) and len(numbers) == len(rec["numbers"])
-        scenes_ok += ok
         if not ok and failures is not None and len(failures) < 16:
             failures.append((img, det[keep], rec))
     map50, map5095 = map_scores(np.concatenate(tps) if tps else np.zeros((0, 10), bool),
                                 np.concatenate(confs) if confs else np.zeros(0),
                                 np.concatenate(pcls) if pcls else np.zeros(0, np.int64),
                                 np.concatenate(gcls) if gcls else np.zeros(0, np.int64))
-    p = n_tp / max(n_pred, 1)
-    r = n_tp / max(n_gt, 1)
-    return SceneMetrics(len(records), n_gt, map50, map5095, p, r, 2 * p * r / max(p + r, 1e-9),
-                        num_total, num_hits / max(num_total, 1), scenes_ok / max(len(records), 1),
-                        errors.report())
+    m = main.scores()
+    return SceneMetrics(len(records), main.gt, map50, map5095, m["precision"], m["recall"], m["f1"],
+                        main.numbers, m["number_accuracy"], m["scene_accuracy"], errors.report(),
+                        [t.scores() for t in others])
 
 
 def mnist_canvas(img28: np.ndarray, invert: bool, canvas: int = 160, digit: int = 112) -> np.ndarray:
@@ -271,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=None, help="only the first N scenes")
     p.add_argument("--conf-thres", type=float, default=0.25)
+    p.add_argument("--conf-sweep", type=float, nargs="*", default=None, metavar="CONF",
+                   help="also score the split at these confidences (none given: 0.10-0.60 by 0.05)")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true", help="add a zoomed-out pass for big digits")
     p.add_argument("--scaleup", action="store_true",
@@ -286,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.fonts_per_font < 1:
             raise UserError(f"--fonts-per-font must be at least 1, got {args.fonts_per_font}")
+        sweep = DEFAULT_SWEEP if args.conf_sweep == [] else tuple(args.conf_sweep or ())
+        bad = [c for c in (args.conf_thres, *sweep) if not 0.0 < c < 1.0]
+        if bad:
+            raise UserError(f"confidence thresholds must lie between 0 and 1, got {bad[0]}")
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
@@ -293,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                                  scaleup=args.scaleup)
         failures: list[tuple[np.ndarray, Any, dict]] = []
         scene = evaluate_split(detector, Path(args.dataset), args.split, args.conf_thres,
-                               args.limit, failures)
+                               args.limit, failures, sweep)
         report: dict[str, Any] = {"weights": str(detector.weights), "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
@@ -324,8 +369,24 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         _failure_sheet(failures, out.parent / "failures.png")
     for key, value in report.items():
+        if key == "sweep":
+            continue
         print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    if report["sweep"]:
+        print(format_sweep(report["sweep"]))
     return 0
+
+
+def format_sweep(rows: list[dict[str, float]]) -> str:
+    """The confidence sweep as a text table; ``*`` marks the best F1 and the best number accuracy."""
+    best_f1 = max(range(len(rows)), key=lambda i: rows[i]["f1"])
+    best_num = max(range(len(rows)), key=lambda i: rows[i]["number_accuracy"])
+    lines = ["  conf  precision  recall     F1  numbers  scenes"]
+    for i, r in enumerate(rows):
+        lines.append(f"  {r['conf']:.2f}      {r['precision']:.3f}   {r['recall']:.3f}  {r['f1']:.3f}"
+                     f"{'*' if i == best_f1 else ' '}   {r['number_accuracy']:.3f}"
+                     f"{'*' if i == best_num else ' '}  {r['scene_accuracy']:.3f}")
+    return "\n".join(lines)
 
 
 def _failure_sheet(failures: list[tuple[np.ndarray, Any, dict]], path: Path) -> None:
