@@ -302,6 +302,46 @@ def test_hershey_prob(data: mnist.Mnist, prob: float, same_as_mnist_only: bool) 
     assert len(a.classes) > 0
 
 
+@pytest.mark.parametrize("scale", [0.55, 1.5])  # the ends of condense_prob's range
+def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
+    from digitdet.synth.scene import _digit_mask, _ink_bbox, _Pen
+
+    pen = _Pen(np.zeros(3, np.float32), 0.1, natural=True, texture="")
+    ring = np.zeros((28, 28), np.uint8)
+    cv2.ellipse(ring, (14, 14), (7, 10), 0, 0, 360, 255, 2)  # a 0
+    widths, heights = [], []
+    for k in (1.0, scale):
+        x0, y0, x1, y1 = _ink_bbox(_digit_mask(np.random.default_rng(0), make_glyph(ring, 0), pen,
+                                               100.0, 0.0, 0.0, width_scale=k))  # type: ignore[misc]
+        widths.append(x1 - x0)
+        heights.append(y1 - y0)
+    assert widths[1] / widths[0] == pytest.approx(scale, rel=0.08)  # the same draw, k times as wide
+    assert heights[1] == heights[0]                                  # and just as tall
+
+
+@pytest.mark.parametrize("knob", ["condense_prob", "short_prob"])
+def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, knob: str) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    base = next(iter_scenes(pool, clean_cfg(seed=5), "train", 1))
+    off = next(iter_scenes(pool, clean_cfg(seed=5, **{knob: 0.0}), "train", 1))
+    on = next(iter_scenes(pool, clean_cfg(seed=5, **{knob: 1.0}), "train", 1))
+    # off: no extra random draws, so the test split and old datasets stay byte-identical
+    assert np.array_equal(off.image, base.image) and np.array_equal(off.boxes, base.boxes)
+    assert not np.array_equal(on.image, base.image) and len(on.classes) > 0
+
+
+def test_short_digits_are_shorter_than_their_line(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    cfg = {"digit_height": [30.0, 31.0], "single_prob": 0.0, "scenes": {"train": 6}}
+    h = {}
+    for prob in (0.0, 1.0):
+        boxes = [sc.boxes for sc in iter_scenes(pool, clean_cfg(seed=2, short_prob=prob, **cfg),
+                                                "train", 6)]
+        h[prob] = float(np.median(np.concatenate(boxes)[:, 3] - np.concatenate(boxes)[:, 1]))
+    # every digit 60-85 % of the height it would have had: the median falls by about a quarter
+    assert 0.6 < h[1.0] / h[0.0] < 0.85
+
+
 def test_hershey_prob_out_of_range(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("hershey_prob: 1.5\n")
@@ -316,6 +356,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("synth.yaml", 0.0, (24.0, 220.0)),          # the test split's config: MNIST digits only
     ("synth-hershey.yaml", 0.3, (24.0, 220.0)),  # stage-7 plain scenes: 30 % Hershey digits
     ("synth-hard.yaml", 0.3, (18.0, 160.0)),     # stage-7 hard scenes: smaller digits too
+    ("synth-style.yaml", 0.3, (24.0, 220.0)),    # stage-9 scenes: narrow, wide and short digits
 ])
 def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
         name: str, hershey: float, digit_height: tuple[float, float]) -> None:

@@ -39,6 +39,8 @@ class SynthConfig:
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
+    condense_prob: float = 0.0  # a number written narrower or wider (one width factor, 0.55-1.5)
+    short_prob: float = 0.0  # a digit 60-85 % of its line's height on the baseline (small round 0s)
     max_digits: int = 80
     separator_prob: float = 0.3
     underline_prob: float = 0.2

@@ -148,9 +148,10 @@ def _flag_one(rng: np.random.Generator, mask: np.ndarray, pw: float) -> np.ndarr
 
 
 def _digit_mask(rng: np.random.Generator, glyph: Glyph, pen: _Pen, h: float, slant: float,
-                angle: float, one_flag_prob: float = 0.0) -> np.ndarray:
-    """Render, slant and rotate one digit; returns a padded ``float32`` mask."""
-    aspect = glyph.aspect * rng.uniform(0.85, 1.2)
+                angle: float, one_flag_prob: float = 0.0, width_scale: float = 1.0) -> np.ndarray:
+    """Render, slant and rotate one digit ``h`` px tall, ``width_scale`` times its own width;
+    returns a padded ``float32`` mask."""
+    aspect = glyph.aspect * rng.uniform(0.85, 1.2) * width_scale
     w = max(aspect * h, 0.2 * h)  # a '1' is narrow, never a sliver
     pw = _pen_width(pen, h)
     hi, wi = max(4, round(h)), max(3, round(w + (0 if pen.natural else pw)))
@@ -316,6 +317,9 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
             if rng.random() < 0.08 and not single:  # leading minus sign
                 x = _separator(canvas, pen, "-", x, base0 + slope * x, line_h) + 0.3 * line_h
             touch = rng.random() < cfg.touch_prob
+            width_scale = 1.0  # one writer's hand: the whole number condensed or extended
+            if cfg.condense_prob > 0 and rng.random() < cfg.condense_prob:  # 0: draws as before
+                width_scale = float(np.exp(rng.uniform(np.log(0.55), np.log(1.5))))
             current: list[int] = []
             start = x
             for k in range(n_digits):
@@ -331,8 +335,10 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                 else:
                     glyph = pool.sample(rng, cls)
                 h = line_h * rng.uniform(0.9, 1.1)
+                if cfg.short_prob > 0 and rng.random() < cfg.short_prob:  # sits on the baseline
+                    h *= rng.uniform(0.6, 0.85)
                 mask = _digit_mask(rng, glyph, pen, h, line_slant + rng.normal(0, 0.05),
-                                   rng.normal(0, 3.0), cfg.one_flag_prob)
+                                   rng.normal(0, 3.0), cfg.one_flag_prob, width_scale)
                 bb = _ink_bbox(mask)
                 if bb is None:
                     continue
