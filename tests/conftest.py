@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -78,7 +79,7 @@ def make_onnx(path: Path, output: np.ndarray, names: dict[int, str] | None = Non
     return path
 
 
-def yolo_output(dets: list[tuple[float, float, float, float, int, float]], nc: int = 10,
+def yolo_output(dets: Sequence[tuple[float, float, float, float, int, float]], nc: int = 10,
                 n: int = 50) -> np.ndarray:
     """A raw ``(1, 4+nc, n)`` output holding the given (cx, cy, w, h, cls, score) rows."""
     out = np.zeros((1, 4 + nc, n), np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -140,7 +142,7 @@ def test_to_bgr8_values() -> None:
 
 
 @pytest.mark.parametrize("w, h", [(640, 480), (101, 99)])  # label format round trip
-def test_yolo_label_round_trip(tmp_path, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+def test_yolo_label_round_trip(tmp_path: Path, w: int, h: int) -> None:
     from digitdet.labels import read_yolo_labels, yolo_lines
 
     xyxy = np.array([[10.5, 20, 50, 80], [0, 0, w, h]], np.float32)

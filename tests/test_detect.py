@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from digitdet import detect
+from digitdet.backends import ModelInfo
 from digitdet.detector import DigitDetector, merge_zoomed
 from digitdet.errors import UserError
 from digitdet.results import Detections
@@ -80,8 +82,9 @@ def test_detector_options(weights: Path, conf: float, classes: list[int] | None,
 class Spy:
     """A backend that records the blob shapes it is given and finds nothing."""
 
-    def __init__(self, info: object) -> None:
-        self.info, self.shapes = info, []
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self.shapes: list[tuple[int, ...]] = []
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
         self.shapes.append(blob.shape)
@@ -255,8 +258,9 @@ def test_image_run_saves_annotated_image_and_increments(tmp_path: Path, weights:
     assert detect.main(cli(tmp_path, weights, "--source", str(img))) == 0
     out1, out2 = tmp_path / "runs" / "exp" / "photo.jpg", tmp_path / "runs" / "exp2" / "photo.jpg"
     assert out1.is_file() and out2.is_file()
-    assert cv2.imread(str(out1)).shape == (480, 640, 3)
-    assert not np.array_equal(cv2.imread(str(out1)), cv2.imread(str(img)))  # boxes were drawn
+    drawn, original = cv2.imread(str(out1)), cv2.imread(str(img))
+    assert drawn is not None and original is not None and drawn.shape == (480, 640, 3)
+    assert not np.array_equal(drawn, original)  # boxes were drawn
 
 
 def test_save_json_txt_crop(tmp_path: Path, weights: Path) -> None:
@@ -342,7 +346,7 @@ def test_ctrl_c_leaves_playable_video_and_valid_jsonl(tmp_path: Path, weights: P
      "cannot read image"),                                               # corrupt single image
     (lambda p: (p / "x.doc").write_bytes(b"x") and str(p / "x.doc"), "unsupported file type"),
 ])
-def test_bad_source_is_one_line_exit_2(tmp_path: Path, weights: Path, make,  # type: ignore[no-untyped-def]
+def test_bad_source_is_one_line_exit_2(tmp_path: Path, weights: Path, make: Callable[[Path], str],
                                        message: str, capsys: pytest.CaptureFixture[str]) -> None:
     src = make(tmp_path)
     assert detect.main(cli(tmp_path, weights, "--source", src)) == 2

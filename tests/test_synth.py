@@ -275,7 +275,8 @@ def test_synth_cli_preview_and_bad_config(tmp_path: Path, mnist_dir: Path) -> No
                  "--config", str(cfg)]) == 0
     import cv2
 
-    assert cv2.imread(str(out)).shape == (400, 1600, 3)  # 4 cells of 400 px in one row
+    sheet = cv2.imread(str(out))
+    assert sheet is not None and sheet.shape == (400, 1600, 3)  # 4 cells of 400 px in one row
 
 
 @pytest.mark.parametrize("font", HERSHEY_FONTS)

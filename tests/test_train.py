@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from digitdet import export, mnist, train
+import digitdet.train as train
+from digitdet import export, mnist
 from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig
 from digitdet.synth.dataset import write_dataset

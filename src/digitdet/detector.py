@@ -6,7 +6,7 @@ import os
 import queue
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -71,7 +71,7 @@ class DigitDetector:
         return self._predict(self.backend, image, rgb, conf)
 
     def predict_many(self, images: Iterable[np.ndarray], rgb: bool = False,
-                     workers: int | None = None) -> Iterator[Prediction]:
+                     workers: int | None = None) -> Generator[Prediction, None, None]:
         """Predictions for a stream of images, in order, several images in flight at once.
 
         For throughput on folders and videos: ``workers`` ONNX Runtime sessions (default: one
