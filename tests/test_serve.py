@@ -34,6 +34,19 @@ def png(w: int = 640, h: int = 480) -> bytes:
     return cv2.imencode(".png", np.full((h, w, 3), 255, np.uint8))[1].tobytes()
 
 
+def test_page_slider_starts_at_the_default_confidence(client: TestClient) -> None:
+    import re
+
+    from digitdet.decode import DEFAULT_CONF
+
+    page = client.get("/").text
+    # the slider and its label start where detect, serve and the API do
+    slider = re.search(r'<input id="conf"[^>]*value="([0-9.]+)"', page)
+    label = re.search(r'<span id="confv">([0-9.]+)</span>', page)
+    assert slider and label
+    assert float(slider.group(1)) == float(label.group(1)) == DEFAULT_CONF
+
+
 def test_health_and_page(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     page = client.get("/")

@@ -30,6 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from digitdet.decode import DEFAULT_CONF
+
 
 @dataclass
 class Timing:
@@ -105,7 +107,8 @@ def ultralytics_pipeline(weights: Path, imgsz: int, name: str) -> Pipeline:
     from ultralytics import YOLO
 
     model: Any = YOLO(str(weights), task="detect")
-    kw: dict[str, Any] = {"imgsz": imgsz, "conf": 0.25, "iou": 0.45, "verbose": False, "device": "cpu"}
+    kw: dict[str, Any] = {"imgsz": imgsz, "conf": DEFAULT_CONF, "iou": 0.45, "verbose": False,
+                          "device": "cpu"}  # digitdet's own defaults, so detections can be compared
 
     def run(frames: list[np.ndarray]) -> tuple[Timing, list[Any]]:
         out, speeds = [], []

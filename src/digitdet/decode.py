@@ -17,6 +17,9 @@ import numpy as np
 MAX_NMS = 30000  # most candidate boxes fed to NMS, as in ultralytics
 MAX_WH = 7680.0  # class offset for class-wise NMS, as in ultralytics
 
+# The detectors' default confidence (detect, serve, val, the Python API and the web pad).
+DEFAULT_CONF = 0.25
+
 
 def xywh2xyxy(xywh: np.ndarray) -> np.ndarray:
     """``(N, 4)`` centre-size boxes to corner boxes."""
@@ -83,7 +86,7 @@ def nms_by_class(boxes: np.ndarray, scores: np.ndarray, cls: np.ndarray, iou_thr
     return nms(boxes + (cls[:, None] * offset).astype(np.float32), scores, iou_thres)
 
 
-def decode(output: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45,
+def decode(output: np.ndarray, conf_thres: float = DEFAULT_CONF, iou_thres: float = 0.45,
            max_det: int = 300, classes: list[int] | None = None, agnostic: bool = False,
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode one image's ``(4+nc, N)`` (or ``(1, 4+nc, N)``) output.

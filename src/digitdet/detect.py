@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from digitdet.annotate import draw_detections, draw_fps, draw_numbers
+from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
@@ -49,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--weights", default=None, help="model .onnx or .pt (default: shipped model)")
     p.add_argument("--imgsz", "--img", "--img-size", type=int, default=None,
                    help="inference size (default: the model's)")
-    p.add_argument("--conf-thres", type=float, default=0.25)
+    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--iou-thres", type=float, default=0.45)
     p.add_argument("--max-det", type=int, default=300)
     p.add_argument("--classes", nargs="+", type=int, default=None, help="keep only these digits")

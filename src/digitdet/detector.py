@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from digitdet.backends import Backend, OnnxBackend, load_backend
-from digitdet.decode import box_iou, decode, nms_by_class
+from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
 from digitdet.errors import UserError
 from digitdet.image import to_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
@@ -46,7 +46,7 @@ class DigitDetector:
     """
 
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None,
-                 conf: float = 0.25, iou: float = 0.45, max_det: int = 300,
+                 conf: float = DEFAULT_CONF, iou: float = 0.45, max_det: int = 300,
                  classes: list[int] | None = None, device: str = "cpu",
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False) -> None:
         self.weights = Path(weights) if weights else default_weights()

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--weights", default=None)
     p.add_argument("--imgsz", type=int, default=None)
-    p.add_argument("--conf-thres", type=float, default=0.25)
+    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024)
     p.add_argument("--no-augment", dest="augment", action="store_false",
                    help="skip the zoomed-out pass that reads digits drawn big on the pad")

@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet.decode import box_iou
+from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_yolo_labels
 from digitdet.letterbox import letterbox_shape
@@ -217,7 +217,7 @@ class Tally:
                 "scene_accuracy": self.scenes_ok / max(self.scenes, 1)}
 
 
-def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = 0.25,
+def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = DEFAULT_CONF,
                    limit: int | None = None, failures: list[tuple[np.ndarray, Any, dict]] | None = None,
                    sweep: tuple[float, ...] = ()) -> SceneMetrics:
     """Run ``detector`` over a synthesized split and score it against its labels.
@@ -278,7 +278,7 @@ def mnist_canvas(img28: np.ndarray, invert: bool, canvas: int = 160, digit: int 
 
 
 def mnist_top1(detector: Any, images: np.ndarray, labels: np.ndarray, invert: bool,
-               conf: float = 0.25, canvas: int = 160, digit: int = 112) -> tuple[float, float]:
+               conf: float = DEFAULT_CONF, canvas: int = 160, digit: int = 112) -> tuple[float, float]:
     """Top-1 accuracy on each digit's canvas: ``(top1, found)``.
 
     ``top1``: the most confident detection (any score) has the right class, the usual top-1 of a
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="datasets/digits")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=None, help="only the first N scenes")
-    p.add_argument("--conf-thres", type=float, default=0.25)
+    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--conf-sweep", type=float, nargs="*", default=None, metavar="CONF",
                    help="also score the split at these confidences (none given: 0.10-0.60 by 0.05)")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
