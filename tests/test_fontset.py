@@ -28,8 +28,9 @@ class _Scripted:
 
     def __init__(self, answers: list[Detections]) -> None:
         self.answers = iter(answers)
+        self.conf = 0.25
 
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: np.ndarray, conf: float | None = None) -> Prediction:
         return Prediction(next(self.answers), width=image.shape[1], height=image.shape[0])
 
 
@@ -70,3 +71,21 @@ def test_number_accuracy_by_font(tmp_path: Path, case: str, ans_a: str, ans_b: s
 
 def test_no_fonts_is_skipped() -> None:
     assert evaluate_fonts(_Scripted([]), fonts=[]) == {"skipped": "no handwriting fonts installed"}
+
+
+def test_confidence_sweep_on_fonts(tmp_path: Path) -> None:
+    fonts = [_font(tmp_path, "a.ttf"), _font(tmp_path, "b.ttf")]
+    truth, (n_a, n_b) = _truth(fonts, 2, seed=3)
+    # font a read at 0.9, font b's digits only at 0.2 (under the detector's 0.25)
+    answers = [t if i < 2 else Detections(t.xyxy, np.full(len(t), 0.2, np.float32), t.class_id)
+               for i, t in enumerate(truth)]
+    report = evaluate_fonts(_Scripted(answers), per_font=2, seed=3, fonts=fonts, sweep=(0.1, 0.5))
+    low, high = report["sweep"]
+    # at 0.1 every number of both fonts; at 0.5 only font a's, with no false positive
+    assert (low["conf"], low["number_accuracy"], low["recall"]) == (0.1, 1.0, 1.0)
+    assert high["number_accuracy"] == pytest.approx(n_a / (n_a + n_b)) and high["precision"] == 1.0
+    # the main figures are counted at the detector's own confidence (0.25): font b is not read
+    assert report["number_accuracy_by_font"] == {"a.ttf": 1.0, "b.ttf": 0.0}
+    assert report["number_accuracy"] == high["number_accuracy"]
+    # no sweep asked: no rows
+    assert evaluate_fonts(_Scripted(truth), per_font=2, seed=3, fonts=fonts)["sweep"] == []

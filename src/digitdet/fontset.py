@@ -88,34 +88,37 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
 
 
 def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
-                   fonts: list[str] | None = None) -> dict[str, Any]:
-    """Digit recall/precision and number exact-match on handwriting-font scenes.
+                   fonts: list[str] | None = None, sweep: tuple[float, ...] = ()) -> dict[str, Any]:
+    """Digit recall/precision and number exact-match on handwriting-font scenes, at the
+    detector's confidence and, in ``sweep``, at each confidence given (from the same detections).
 
     ``fonts`` defaults to :func:`find_fonts`; ``number_accuracy_by_font`` maps each font's file
     name to the share of its numbers read exactly.
     """
-    from digitdet.numbers import read_numbers
-    from digitdet.val import match_numbers, match_predictions
+    from digitdet.val import Tally, match_predictions
 
     fonts = find_fonts() if fonts is None else fonts
     if not fonts:
         return {"skipped": "no handwriting fonts installed"}
     rng = np.random.default_rng(seed)
-    tp = n_pred = n_gt = 0
+    main = Tally(detector.conf)
+    others = [Tally(c) for c in sweep]
+    low = min((detector.conf, *sweep))  # thresholding after NMS keeps what NMS at that conf keeps
     by_font: dict[str, list[int]] = {}  # font file name -> [numbers read exactly, numbers]
     for font in fonts:
         for _ in range(per_font):
             s = make_font_scene(rng, font)
-            det = detector.predict(s.image).detections
-            tp += int(match_predictions(s.boxes, s.classes, det)[:, 0].sum())
-            n_pred += len(det)
-            n_gt += len(s.classes)
+            det = detector.predict(s.image, conf=low).detections
+            tp50 = match_predictions(s.boxes, s.classes, det)[:, 0]
+            _, hits, _ = main.add(tp50, det, s.classes, s.numbers)
+            for t in others:
+                t.add(tp50, det, s.classes, s.numbers)
             tally = by_font.setdefault(s.font, [0, 0])
-            tally[0] += match_numbers(s.numbers, read_numbers(det))
+            tally[0] += hits
             tally[1] += len(s.numbers)
-    hits = sum(h for h, _ in by_font.values())
-    total = sum(n for _, n in by_font.values())
-    return {"fonts": len(fonts), "images": len(fonts) * per_font, "digits": n_gt,
-            "digit_precision": tp / max(n_pred, 1), "digit_recall": tp / max(n_gt, 1),
-            "number_accuracy": hits / max(total, 1), "numbers": total,
-            "number_accuracy_by_font": {f: round(h / max(n, 1), 3) for f, (h, n) in by_font.items()}}
+    m = main.scores()
+    return {"fonts": len(fonts), "images": len(fonts) * per_font, "digits": main.gt,
+            "digit_precision": m["precision"], "digit_recall": m["recall"],
+            "number_accuracy": m["number_accuracy"], "numbers": main.numbers,
+            "number_accuracy_by_font": {f: round(h / max(n, 1), 3) for f, (h, n) in by_font.items()},
+            "sweep": [t.scores() for t in others]}

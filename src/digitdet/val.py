@@ -192,9 +192,10 @@ class Tally:
     scenes_ok: int = 0
 
     def add(self, tp50: np.ndarray, det: Detections, gt_cls: np.ndarray,
-            gt_numbers: list[dict[str, Any]]) -> tuple[np.ndarray, bool]:
+            gt_numbers: list[dict[str, Any]]) -> tuple[np.ndarray, int, bool]:
         """Count one scene from all its detections ``det`` and their ``tp50 (N,) bool``; returns
-        the mask of detections kept at this confidence and whether the scene was read exactly."""
+        the mask of detections kept at this confidence, the numbers read exactly, and whether the
+        whole scene was."""
         keep = det.confidence >= self.conf
         self.tp += int(tp50[keep].sum())
         self.pred += int(keep.sum())
@@ -206,7 +207,7 @@ class Tally:
         ok = hits == len(gt_numbers) and len(numbers) == len(gt_numbers)
         self.scenes += 1
         self.scenes_ok += ok
-        return keep, ok
+        return keep, hits, ok
 
     def scores(self) -> dict[str, float]:
         """``conf``, ``precision``, ``recall``, ``f1``, ``number_accuracy``, ``scene_accuracy``."""
@@ -248,7 +249,7 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
         confs.append(det.confidence)
         pcls.append(det.class_id)
         gcls.append(gt_cls)
-        keep, ok = main.add(tp[:, 0], det, gt_cls, rec["numbers"])
+        keep, _, ok = main.add(tp[:, 0], det, gt_cls, rec["numbers"])
         for t in others:
             t.add(tp[:, 0], det, gt_cls, rec["numbers"])
         h = img.shape[0]
@@ -359,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.fonts:
             from digitdet.fontset import evaluate_fonts
 
-            report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed)
+            report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed,
+                                             sweep=sweep)
     except UserError as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
@@ -371,9 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in report.items():
         if key == "sweep":
             continue
+        if key == "fonts" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "sweep"}
         print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
     if report["sweep"]:
-        print(format_sweep(report["sweep"]))
+        print(f"{args.split} split by confidence:\n{format_sweep(report['sweep'])}")
+    if report.get("fonts", {}).get("sweep"):
+        print(f"handwriting fonts by confidence:\n{format_sweep(report['fonts']['sweep'])}")
     return 0
 
 
