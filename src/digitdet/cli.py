@@ -1,4 +1,4 @@
-"""The ``digitdet`` command: ``digitdet <detect|serve|synth|train|export|val|bench> [args]``."""
+"""The ``digitdet`` command: ``digitdet <detect|serve|synth|train|export|val|bench|soup> [args]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "digitdet.synth.__main__",
             "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
-            "bench": "digitdet.bench", "loadtest": "digitdet.loadtest"}
+            "bench": "digitdet.bench", "loadtest": "digitdet.loadtest",
+            "soup": "digitdet.soup"}
 
 
 def main(argv: list[str] | None = None) -> int:
