@@ -6,7 +6,8 @@ Usage:
 
 Fine-tuning a release on synthetic scenes moves it toward those scenes; averaging the fine-tuned
 weights with the release's keeps much of the gain while holding on to what the release read well
-(Wortsman et al., "Robust fine-tuning of zero-shot models", 2022). Every checkpoint must have the same architecture (the same
+(Wortsman et al., "Robust fine-tuning of zero-shot models", 2022); the stage-9 release is such an
+average (docs/training-log.md). Every checkpoint must have the same architecture (the same
 parameter names and shapes). Floating-point parameters and buffers (batch-norm statistics too)
 are averaged in float32; integer buffers come from the first checkpoint. The output is a plain
 ultralytics checkpoint of the first one's kind (``model`` set, no optimizer), ready for ``export``
