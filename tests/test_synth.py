@@ -320,14 +320,17 @@ def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
     assert heights[1] == heights[0]                                  # and just as tall
 
 
-@pytest.mark.parametrize("knob", ["condense_prob", "short_prob"])
+@pytest.mark.parametrize("knob", ["condense_prob", "short_prob", "round_zero_prob"])
 def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, knob: str) -> None:
     pool = build_pool(["train[0:60]"], data)
-    base = next(iter_scenes(pool, clean_cfg(seed=5), "train", 1))
-    off = next(iter_scenes(pool, clean_cfg(seed=5, **{knob: 0.0}), "train", 1))
-    on = next(iter_scenes(pool, clean_cfg(seed=5, **{knob: 1.0}), "train", 1))
+    # a page of many small digits (with 0s among them), not a drawing pad's one big digit
+    page = {"seed": 0, "single_prob": 0.0, "digit_height": [30.0, 31.0]}
+    base = next(iter_scenes(pool, clean_cfg(**page), "train", 1))
+    off = next(iter_scenes(pool, clean_cfg(**page, **{knob: 0.0}), "train", 1))
+    on = next(iter_scenes(pool, clean_cfg(**page, **{knob: 1.0}), "train", 1))
     # off: no extra random draws, so the test split and old datasets stay byte-identical
     assert np.array_equal(off.image, base.image) and np.array_equal(off.boxes, base.boxes)
+    assert 0 in base.classes  # this scene has a 0, so round_zero_prob has something to change
     assert not np.array_equal(on.image, base.image) and len(on.classes) > 0
 
 
@@ -341,6 +344,24 @@ def test_short_digits_are_shorter_than_their_line(data: mnist.Mnist) -> None:
         h[prob] = float(np.median(np.concatenate(boxes)[:, 3] - np.concatenate(boxes)[:, 1]))
     # every digit 60-85 % of the height it would have had: the median falls by about a quarter
     assert 0.6 < h[1.0] / h[0.0] < 0.85
+
+
+def test_round_zeros_are_short_and_round(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    cfg = {"digit_height": [30.0, 31.0], "single_prob": 0.0, "scenes": {"train": 8}}
+    shape = {}
+    for prob in (0.0, 1.0):
+        scenes = list(iter_scenes(pool, clean_cfg(seed=2, round_zero_prob=prob, **cfg), "train", 8))
+        boxes = np.concatenate([sc.boxes for sc in scenes])
+        cls = np.concatenate([sc.classes for sc in scenes])
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        shape[prob] = (float(np.median(h[cls == 0])), float(np.median(w[cls == 0] / h[cls == 0])),
+                       float(np.median(h[cls != 0])))
+    # every 0 drawn at 45-70 % of its height and 1.25-1.6x as wide for it: an o, not an oval
+    assert 0.45 < shape[1.0][0] / shape[0.0][0] < 0.75
+    assert shape[1.0][1] > 1.15 * shape[0.0][1]
+    # the other digits keep their size
+    assert shape[1.0][2] == pytest.approx(shape[0.0][2], rel=0.1)
 
 
 def test_hershey_prob_out_of_range(tmp_path: Path) -> None:

@@ -337,8 +337,12 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                 h = line_h * rng.uniform(0.9, 1.1)
                 if cfg.short_prob > 0 and rng.random() < cfg.short_prob:  # sits on the baseline
                     h *= rng.uniform(0.6, 0.85)
+                digit_width = width_scale
+                if cls == 0 and cfg.round_zero_prob > 0 and rng.random() < cfg.round_zero_prob:
+                    h *= rng.uniform(0.45, 0.7)  # an o at x-height, about as wide as it is tall
+                    digit_width *= rng.uniform(1.25, 1.6)
                 mask = _digit_mask(rng, glyph, pen, h, line_slant + rng.normal(0, 0.05),
-                                   rng.normal(0, 3.0), cfg.one_flag_prob, width_scale)
+                                   rng.normal(0, 3.0), cfg.one_flag_prob, digit_width)
                 bb = _ink_bbox(mask)
                 if bb is None:
                     continue
