@@ -320,14 +320,17 @@ def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
     assert heights[1] == heights[0]                                  # and just as tall
 
 
+# a page of many small digits, not a drawing pad's one big digit
+PAGE: dict[str, object] = {"single_prob": 0.0, "digit_height": [30.0, 31.0]}
+
+
 @pytest.mark.parametrize("knob", ["condense_prob", "short_prob", "round_zero_prob"])
 def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, knob: str) -> None:
     pool = build_pool(["train[0:60]"], data)
-    # a page of many small digits (with 0s among them), not a drawing pad's one big digit
-    page = {"seed": 0, "single_prob": 0.0, "digit_height": [30.0, 31.0]}
-    base = next(iter_scenes(pool, clean_cfg(**page), "train", 1))
-    off = next(iter_scenes(pool, clean_cfg(**page, **{knob: 0.0}), "train", 1))
-    on = next(iter_scenes(pool, clean_cfg(**page, **{knob: 1.0}), "train", 1))
+    # seed 0's page has 0s among its digits
+    base = next(iter_scenes(pool, clean_cfg(seed=0, **PAGE), "train", 1))
+    off = next(iter_scenes(pool, clean_cfg(seed=0, **PAGE, **{knob: 0.0}), "train", 1))
+    on = next(iter_scenes(pool, clean_cfg(seed=0, **PAGE, **{knob: 1.0}), "train", 1))
     # off: no extra random draws, so the test split and old datasets stay byte-identical
     assert np.array_equal(off.image, base.image) and np.array_equal(off.boxes, base.boxes)
     assert 0 in base.classes  # this scene has a 0, so round_zero_prob has something to change
@@ -336,7 +339,7 @@ def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, k
 
 def test_short_digits_are_shorter_than_their_line(data: mnist.Mnist) -> None:
     pool = build_pool(["train[0:60]"], data)
-    cfg = {"digit_height": [30.0, 31.0], "single_prob": 0.0, "scenes": {"train": 6}}
+    cfg = {**PAGE, "scenes": {"train": 6}}
     h = {}
     for prob in (0.0, 1.0):
         boxes = [sc.boxes for sc in iter_scenes(pool, clean_cfg(seed=2, short_prob=prob, **cfg),
@@ -348,7 +351,7 @@ def test_short_digits_are_shorter_than_their_line(data: mnist.Mnist) -> None:
 
 def test_round_zeros_are_short_and_round(data: mnist.Mnist) -> None:
     pool = build_pool(["train[0:60]"], data)
-    cfg = {"digit_height": [30.0, 31.0], "single_prob": 0.0, "scenes": {"train": 8}}
+    cfg = {**PAGE, "scenes": {"train": 8}}
     shape = {}
     for prob in (0.0, 1.0):
         scenes = list(iter_scenes(pool, clean_cfg(seed=2, round_zero_prob=prob, **cfg), "train", 8))
