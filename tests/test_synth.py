@@ -324,7 +324,7 @@ def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
 PAGE: dict[str, object] = {"single_prob": 0.0, "digit_height": [30.0, 31.0]}
 
 
-@pytest.mark.parametrize("knob", ["condense_prob", "short_prob", "round_zero_prob"])
+@pytest.mark.parametrize("knob", ["condense_prob", "short_prob", "round_zero_prob", "italic_prob"])
 def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, knob: str) -> None:
     pool = build_pool(["train[0:60]"], data)
     # seed 0's page has 0s among its digits
@@ -365,6 +365,38 @@ def test_round_zeros_are_short_and_round(data: mnist.Mnist) -> None:
     assert shape[1.0][1] > 1.15 * shape[0.0][1]
     # the other digits keep their size
     assert shape[1.0][2] == pytest.approx(shape[0.0][2], rel=0.1)
+
+
+def test_italic_numbers_lean_right(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    cfg = {**PAGE, "scenes": {"train": 6}}
+    aspect = {}
+    for prob in (0.0, 1.0):
+        scenes = list(iter_scenes(pool, clean_cfg(seed=2, italic_prob=prob, **cfg), "train", 6))
+        boxes = np.concatenate([sc.boxes for sc in scenes])
+        aspect[prob] = float(np.median((boxes[:, 2] - boxes[:, 0]) / (boxes[:, 3] - boxes[:, 1])))
+    # an italic hand shears every digit by 0.2-0.45 of its height: its box widens by up to that
+    # (a 1 by all of it, a round digit by less); the median digit by 0.1-0.45 of its height
+    assert 0.1 < aspect[1.0] - aspect[0.0] < 0.45
+
+
+@pytest.mark.parametrize("char, lean, grows", [
+    ("/", 0.0, 0.0),   # upright: the slash as before
+    ("/", 0.3, 0.3),   # italic: its top moves right by lean x height
+    (":", 0.3, 0.135),  # a colon's dots move right by lean x their height: 0.21 h and 0.075 h
+])
+def test_separator_leans_with_an_italic_hand(char: str, lean: float, grows: float) -> None:
+    from digitdet.synth.scene import _Canvas, _ink_bbox, _Pen, _separator
+
+    h = 100.0
+    pen = _Pen(np.zeros(3, np.float32), 0.05, natural=True, texture="")
+    widths = []
+    for k in (0.0, lean):
+        canvas = _Canvas(200, 300)
+        _separator(canvas, pen, char, 50.0, 150.0, h, k)
+        x0, _, x1, _ = _ink_bbox(canvas.layers[0][1])  # type: ignore[misc]
+        widths.append(x1 - x0)
+    assert widths[1] - widths[0] == pytest.approx(grows * h, abs=2)
 
 
 def test_hershey_prob_out_of_range(tmp_path: Path) -> None:

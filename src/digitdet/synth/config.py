@@ -42,6 +42,7 @@ class SynthConfig:
     condense_prob: float = 0.0  # a number written narrower or wider (one width factor, 0.55-1.5)
     short_prob: float = 0.0  # a digit 60-85 % of its line's height on the baseline (small round 0s)
     round_zero_prob: float = 0.0  # a 0 as a small round o: 45-70 % of the line's height, wider
+    italic_prob: float = 0.0  # a number in an italic hand: it and its separators lean 0.2-0.45
     max_digits: int = 80
     separator_prob: float = 0.3
     underline_prob: float = 0.2

@@ -181,13 +181,19 @@ def _ink_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def _separator(canvas: _Canvas, pen: _Pen, char: str, x: float, base: float, h: float) -> float:
-    """Draw a separator after position x on baseline ``base``; return its right edge."""
+def _separator(canvas: _Canvas, pen: _Pen, char: str, x: float, base: float, h: float,
+               lean: float = 0.0) -> float:
+    """Draw a separator after position x on baseline ``base``; return its right edge.
+
+    ``lean`` (x shift per px of height) is the italic digits' extra lean; a ``/`` gets it on top
+    of its own 0.4, so it stays flatter than the 1s beside it.
+    """
     alpha = canvas.layer(pen)
     t = max(1, round(_pen_width(pen, h)))
     w = {".": 0.15, ",": 0.15, ":": 0.15, "-": 0.45, "/": 0.4}[char] * h
     x0, x1 = int(x), int(x + w)
     cx = (x0 + x1) // 2
+    dx = int(lean * h)  # 0 for an upright hand: drawn as before
     if char in ".,":
         cv2.circle(alpha, (cx, int(base - t)), max(1, t), 1.0, -1, cv2.LINE_AA)
         if char == ",":
@@ -195,12 +201,13 @@ def _separator(canvas: _Canvas, pen: _Pen, char: str, x: float, base: float, h: 
                      t, cv2.LINE_AA)
     elif char == ":":
         for fy in (0.25, 0.7):
-            cv2.circle(alpha, (cx, int(base - fy * h)), max(1, t), 1.0, -1, cv2.LINE_AA)
+            cv2.circle(alpha, (cx + int(lean * fy * h), int(base - fy * h)), max(1, t), 1.0, -1,
+                       cv2.LINE_AA)
     elif char == "-":
         cv2.line(alpha, (x0, int(base - 0.5 * h)), (x1, int(base - 0.5 * h)), 1.0, t, cv2.LINE_AA)
     else:
-        cv2.line(alpha, (x0, int(base)), (x1, int(base - h)), 1.0, t, cv2.LINE_AA)
-    return x + w
+        cv2.line(alpha, (x0, int(base)), (x1 + dx, int(base - h)), 1.0, t, cv2.LINE_AA)
+    return x + w + 0.5 * lean * h
 
 
 def _scribble(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: float) -> None:
@@ -320,6 +327,9 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
             width_scale = 1.0  # one writer's hand: the whole number condensed or extended
             if cfg.condense_prob > 0 and rng.random() < cfg.condense_prob:  # 0: draws as before
                 width_scale = float(np.exp(rng.uniform(np.log(0.55), np.log(1.5))))
+            lean = 0.0  # an italic hand: the number and its separators lean right
+            if cfg.italic_prob > 0 and rng.random() < cfg.italic_prob:  # 0: draws as before
+                lean = float(rng.uniform(0.2, 0.45))
             current: list[int] = []
             start = x
             for k in range(n_digits):
@@ -327,7 +337,7 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                     numbers.append(current) if current else None
                     current = []
                     x += rng.uniform(0.3, 0.45) * line_h
-                    x = _separator(canvas, pen, seps[k], x, base0 + slope * x, line_h)
+                    x = _separator(canvas, pen, seps[k], x, base0 + slope * x, line_h, lean)
                     x += rng.uniform(0.3, 0.45) * line_h
                 cls = int(rng.integers(10))
                 if cfg.hershey_prob > 0 and rng.random() < cfg.hershey_prob:  # 0: draws as before
@@ -341,7 +351,7 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                 if cls == 0 and cfg.round_zero_prob > 0 and rng.random() < cfg.round_zero_prob:
                     h *= rng.uniform(0.45, 0.7)  # an o at x-height, about as wide as it is tall
                     digit_width *= rng.uniform(1.25, 1.6)
-                mask = _digit_mask(rng, glyph, pen, h, line_slant + rng.normal(0, 0.05),
+                mask = _digit_mask(rng, glyph, pen, h, line_slant + lean + rng.normal(0, 0.05),
                                    rng.normal(0, 3.0), cfg.one_flag_prob, digit_width)
                 bb = _ink_bbox(mask)
                 if bb is None:
