@@ -173,6 +173,37 @@ def test_onnx_on_a_gpu_device_is_refused(weights: Path) -> None:
         DigitDetector(weights, device="0")
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"imgsz": 0}, "imgsz must be a positive"),         # 0 px would silently mean "the default"
+    ({"imgsz": -5}, "imgsz must be a positive"),        # negative size
+    ({"conf": 2.0}, "conf threshold must be between"),  # a percentage typed as a number
+    ({"conf": -0.1}, "conf threshold must be between"),
+    ({"iou": 5.0}, "iou threshold must be between"),
+    ({"max_det": 0}, "max_det must be at least 1"),     # would return nothing, always
+    ({"classes": [1, 12]}, "classes are digits 0-9, got 12"),
+])
+def test_detector_settings_out_of_range(tmp_path: Path, kwargs: dict[str, object],
+                                        message: str) -> None:
+    # checked before the weights load: a missing file is not what gets reported
+    with pytest.raises(UserError, match=message):
+        DigitDetector(tmp_path / "missing.onnx", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--imgsz", "0"], "imgsz must be a positive number of pixels, got 0"),
+    (["--conf-thres", "25"], "conf threshold must be between 0 and 1, got 25.0"),
+    (["--classes", "10"], "classes are digits 0-9, got 10"),
+    (["--line-thickness", "0"], "--line-thickness must be >= 1, got 0"),  # 0 would mean "auto"
+])
+def test_bad_setting_is_one_line_exit_2(tmp_path: Path, weights: Path, flags: list[str],
+                                        message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    img = write_image(tmp_path / "a.jpg")
+    assert detect.main(cli(tmp_path, weights, "--source", str(img), *flags)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"digitdet.detect: error: {message}"
+    assert not (tmp_path / "runs").exists()  # nothing written before the check
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("missing.onnx", None, "not found"),
     ("bad.onnx", b"not a model", "cannot load weights"),

@@ -18,6 +18,7 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.train", "--cfg", "missing.yaml"], "not found"),                    # profile
     (["-m", "digitdet.bench", "--onnx", "missing.onnx"], "not found"),                   # bench model
     (["-m", "digitdet.bench", "--images", "none/*.jpg"], "no images match"),             # bench frames
+    (["-m", "digitdet.bench", "--n", "0"], "--n must be at least 1"),                     # bench count
     (["-m", "digitdet.val", "--fonts-per-font", "0"], "at least 1"),                     # font sample
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:

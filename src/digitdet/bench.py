@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from digitdet.decode import DEFAULT_CONF
+from digitdet.errors import UserError
 
 
 @dataclass
@@ -160,11 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"digitdet.bench: error: {path} not found", file=sys.stderr)
             return 2
     try:
+        if args.n < 1:
+            raise UserError(f"--n must be at least 1, got {args.n}")
         frames = load_frames(args.images, args.n)
-    except FileNotFoundError as exc:
+        pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz)
+    except (FileNotFoundError, UserError) as exc:
         print(f"digitdet.bench: error: {exc}", file=sys.stderr)
         return 2
-    pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz)
     print(f"{len(frames)} frames of 640x480, imgsz {imgsz}, {os.cpu_count()} CPU cores")
     pipes["pt"] = ultralytics_pipeline(Path(args.pt), imgsz, "ultralytics YOLO(.pt).predict")
     pipes["onnx"] = ultralytics_pipeline(Path(args.onnx), imgsz, "ultralytics YOLO(.onnx).predict")

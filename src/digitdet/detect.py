@@ -252,6 +252,8 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     """Run detection as the CLI does; returns the exit code."""
     log = log or sys.stderr
     info = resolve(args.source)  # bad paths fail before the model loads
+    if args.line_thickness is not None and args.line_thickness < 1:
+        raise UserError(f"--line-thickness must be >= 1, got {args.line_thickness}")
     if detector_factory is None:
         from digitdet.detector import DigitDetector
 

@@ -49,6 +49,7 @@ class DigitDetector:
                  conf: float = DEFAULT_CONF, iou: float = 0.45, max_det: int = 300,
                  classes: list[int] | None = None, device: str = "cpu",
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False) -> None:
+        check_settings(imgsz, conf, iou, max_det, classes)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
         info = self.backend.info
@@ -156,6 +157,21 @@ class DigitDetector:
 # (at most half the size), where even a digit filling the frame is a size the model reads well.
 BIG_PX = 112
 ZOOM_PX = 160
+
+
+def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,
+                   classes: list[int] | None) -> None:
+    """Raise :class:`UserError` naming the first detector setting out of range."""
+    if imgsz is not None and imgsz < 1:
+        raise UserError(f"imgsz must be a positive number of pixels, got {imgsz}")
+    for name, value in (("conf", conf), ("iou", iou)):
+        if not 0.0 <= value <= 1.0:
+            raise UserError(f"{name} threshold must be between 0 and 1, got {value}")
+    if max_det < 1:
+        raise UserError(f"max_det must be at least 1, got {max_det}")
+    bad = [c for c in classes or [] if not 0 <= c <= 9]
+    if bad:
+        raise UserError(f"classes are digits 0-9, got {bad[0]}")
 
 
 def merge_zoomed(full: Detections, zoomed: Detections, big_px: float, iou: float) -> Detections:
