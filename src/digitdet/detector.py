@@ -43,6 +43,8 @@ class DigitDetector:
     (``python -m digitdet.val --scaleup`` measures the other way; README model card).
     ``augment=True`` adds a zoomed-out pass at 160 px (a ninth of the pixels at 480) that reads
     digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`).
+    Settings out of range (see :func:`check_settings`) and unusable weights raise
+    :class:`~digitdet.errors.UserError`.
     """
 
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None,
