@@ -303,7 +303,7 @@ def test_hershey_prob(data: mnist.Mnist, prob: float, same_as_mnist_only: bool) 
     assert len(a.classes) > 0
 
 
-@pytest.mark.parametrize("scale", [0.55, 1.5])  # the ends of condense_prob's range
+@pytest.mark.parametrize("scale", [0.55, 1.5])  # the ends of the default condense_range
 def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
     from digitdet.synth.scene import _digit_mask, _ink_bbox, _Pen
 
@@ -399,11 +399,32 @@ def test_separator_leans_with_an_italic_hand(char: str, lean: float, grows: floa
     assert widths[1] - widths[0] == pytest.approx(grows * h, abs=2)
 
 
-def test_hershey_prob_out_of_range(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting, message", [
+    ("hershey_prob: 1.5", "hershey_prob must be in"),             # a probability above 1
+    ("condense_range: [1.5, 0.55]", "condense_range must be"),    # min above max
+    ("condense_range: [0.0, 1.0]", "condense_range must be"),     # a zero-width digit
+    ("condense_range: [0.5]", "condense_range must be"),          # not a [min, max] pair
+    ("digit_height: [30]", "digit_height must be"),               # not a [min, max] pair
+    ("digit_height: [30, 20]", "digit_height must be"),           # min above max
+    ("pen_rel: [0.03]", "pen_rel must be"),                       # would draw up to 1.0 silently
+])
+def test_synth_setting_out_of_range(tmp_path: Path, setting: str, message: str) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text("hershey_prob: 1.5\n")
-    with pytest.raises(UserError, match="hershey_prob must be in"):
+    path.write_text(setting + "\n")
+    with pytest.raises(UserError, match=message):
         load_synth_config(path)
+
+
+def test_condense_range_sets_the_width_factor(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    cfg = {**PAGE, "scenes": {"train": 4}, "condense_prob": 1.0}
+    width = {}
+    for k in (0.4, 1.0):  # every number drawn at exactly k times its own width
+        scenes = iter_scenes(pool, clean_cfg(seed=2, condense_range=[k, k], **cfg), "train", 4)
+        boxes = np.concatenate([sc.boxes for sc in scenes])
+        width[k] = float(np.median((boxes[:, 2] - boxes[:, 0]) / (boxes[:, 3] - boxes[:, 1])))
+    # the ink narrows with k; the pen's own width does not, so the ratio is a little above k
+    assert 0.4 < width[0.4] / width[1.0] < 0.6
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,7 +39,8 @@ class SynthConfig:
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
-    condense_prob: float = 0.0  # a number written narrower or wider (one width factor, 0.55-1.5)
+    condense_prob: float = 0.0  # a number written narrower or wider (one width factor)
+    condense_range: list[float] = field(default_factory=lambda: [0.55, 1.5])  # that factor's range
     short_prob: float = 0.0  # a digit 60-85 % of its line's height on the baseline (small round 0s)
     round_zero_prob: float = 0.0  # a 0 as a small round o: 45-70 % of the line's height, wider
     italic_prob: float = 0.0  # a number in an italic hand: it and its separators lean 0.2-0.45
@@ -68,9 +69,16 @@ class SynthConfig:
                 raise UserError(f"pools: no digit pool for split '{name}'")
         if len(self.sizes) != len(self.size_weights):
             raise UserError("sizes and size_weights must have the same length")
-        lo, hi = self.digit_height
-        if not 4 <= lo < hi:
+        dh = self.digit_height
+        if len(dh) != 2 or not 4 <= dh[0] < dh[1]:
             raise UserError(f"digit_height must be [min, max] with 4 <= min < max, got {self.digit_height}")
+        pr = self.pen_rel
+        if len(pr) != 2 or not 0.0 < pr[0] <= pr[1] <= 1.0:
+            raise UserError(f"pen_rel must be [min, max] with 0 < min <= max <= 1, got {pr}")
+        c = self.condense_range
+        if len(c) != 2 or not 0.2 <= c[0] <= c[1] <= 3.0:
+            raise UserError(f"condense_range must be [min, max] with 0.2 <= min <= max <= 3, "
+                            f"got {self.condense_range}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:

@@ -326,7 +326,8 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
             touch = rng.random() < cfg.touch_prob
             width_scale = 1.0  # one writer's hand: the whole number condensed or extended
             if cfg.condense_prob > 0 and rng.random() < cfg.condense_prob:  # 0: draws as before
-                width_scale = float(np.exp(rng.uniform(np.log(0.55), np.log(1.5))))
+                c_lo, c_hi = cfg.condense_range
+                width_scale = float(np.exp(rng.uniform(np.log(c_lo), np.log(c_hi))))
             lean = 0.0  # an italic hand: the number and its separators lean right
             if cfg.italic_prob > 0 and rng.random() < cfg.italic_prob:  # 0: draws as before
                 lean = float(rng.uniform(0.2, 0.45))
