@@ -337,28 +337,35 @@ def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, k
     assert not np.array_equal(on.image, base.image) and len(on.classes) > 0
 
 
-def test_short_digits_are_shorter_than_their_line(data: mnist.Mnist) -> None:
+def page_boxes(data: mnist.Mnist, n: int, **settings: object) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(N, 4)`` and classes ``(N,)`` of ``n`` seed-2 pages drawn with ``settings``."""
     pool = build_pool(["train[0:60]"], data)
-    cfg = {**PAGE, "scenes": {"train": 6}}
-    h = {}
-    for prob in (0.0, 1.0):
-        boxes = [sc.boxes for sc in iter_scenes(pool, clean_cfg(seed=2, short_prob=prob, **cfg),
-                                                "train", 6)]
-        h[prob] = float(np.median(np.concatenate(boxes)[:, 3] - np.concatenate(boxes)[:, 1]))
+    cfg = clean_cfg(seed=2, **{**PAGE, "scenes": {"train": n}, **settings})
+    scenes = list(iter_scenes(pool, cfg, "train", n))
+    return (np.concatenate([sc.boxes for sc in scenes]),
+            np.concatenate([sc.classes for sc in scenes]))
+
+
+def heights(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, 3] - boxes[:, 1]
+
+
+def aspects(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) / heights(boxes)
+
+
+def test_short_digits_are_shorter_than_their_line(data: mnist.Mnist) -> None:
+    h = {p: float(np.median(heights(page_boxes(data, 6, short_prob=p)[0]))) for p in (0.0, 1.0)}
     # every digit 60-85 % of the height it would have had: the median falls by about a quarter
     assert 0.6 < h[1.0] / h[0.0] < 0.85
 
 
 def test_round_zeros_are_short_and_round(data: mnist.Mnist) -> None:
-    pool = build_pool(["train[0:60]"], data)
-    cfg = {**PAGE, "scenes": {"train": 8}}
     shape = {}
     for prob in (0.0, 1.0):
-        scenes = list(iter_scenes(pool, clean_cfg(seed=2, round_zero_prob=prob, **cfg), "train", 8))
-        boxes = np.concatenate([sc.boxes for sc in scenes])
-        cls = np.concatenate([sc.classes for sc in scenes])
-        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        shape[prob] = (float(np.median(h[cls == 0])), float(np.median(w[cls == 0] / h[cls == 0])),
+        boxes, cls = page_boxes(data, 8, round_zero_prob=prob)
+        h, aspect = heights(boxes), aspects(boxes)
+        shape[prob] = (float(np.median(h[cls == 0])), float(np.median(aspect[cls == 0])),
                        float(np.median(h[cls != 0])))
     # every 0 drawn at 45-70 % of its height and 1.25-1.6x as wide for it: an o, not an oval
     assert 0.45 < shape[1.0][0] / shape[0.0][0] < 0.75
@@ -368,13 +375,7 @@ def test_round_zeros_are_short_and_round(data: mnist.Mnist) -> None:
 
 
 def test_italic_numbers_lean_right(data: mnist.Mnist) -> None:
-    pool = build_pool(["train[0:60]"], data)
-    cfg = {**PAGE, "scenes": {"train": 6}}
-    aspect = {}
-    for prob in (0.0, 1.0):
-        scenes = list(iter_scenes(pool, clean_cfg(seed=2, italic_prob=prob, **cfg), "train", 6))
-        boxes = np.concatenate([sc.boxes for sc in scenes])
-        aspect[prob] = float(np.median((boxes[:, 2] - boxes[:, 0]) / (boxes[:, 3] - boxes[:, 1])))
+    aspect = {p: float(np.median(aspects(page_boxes(data, 6, italic_prob=p)[0]))) for p in (0.0, 1.0)}
     # an italic hand shears every digit by 0.2-0.45 of its height: its box widens by up to that
     # (a 1 by all of it, a round digit by less); the median digit by 0.1-0.45 of its height
     assert 0.1 < aspect[1.0] - aspect[0.0] < 0.45
@@ -416,13 +417,10 @@ def test_synth_setting_out_of_range(tmp_path: Path, setting: str, message: str) 
 
 
 def test_condense_range_sets_the_width_factor(data: mnist.Mnist) -> None:
-    pool = build_pool(["train[0:60]"], data)
-    cfg = {**PAGE, "scenes": {"train": 4}, "condense_prob": 1.0}
-    width = {}
-    for k in (0.4, 1.0):  # every number drawn at exactly k times its own width
-        scenes = iter_scenes(pool, clean_cfg(seed=2, condense_range=[k, k], **cfg), "train", 4)
-        boxes = np.concatenate([sc.boxes for sc in scenes])
-        width[k] = float(np.median((boxes[:, 2] - boxes[:, 0]) / (boxes[:, 3] - boxes[:, 1])))
+    # every number drawn at exactly k times its own width
+    width = {k: float(np.median(aspects(page_boxes(data, 4, condense_prob=1.0,
+                                                   condense_range=[k, k])[0])))
+             for k in (0.4, 1.0)}
     # the ink narrows with k; the pen's own width does not, so the ratio is a little above k
     assert 0.4 < width[0.4] / width[1.0] < 0.6
 
