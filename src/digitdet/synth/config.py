@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,16 +70,15 @@ class SynthConfig:
                 raise UserError(f"pools: no digit pool for split '{name}'")
         if len(self.sizes) != len(self.size_weights):
             raise UserError("sizes and size_weights must have the same length")
-        dh = self.digit_height
-        if len(dh) != 2 or not 4 <= dh[0] < dh[1]:
-            raise UserError(f"digit_height must be [min, max] with 4 <= min < max, got {self.digit_height}")
-        pr = self.pen_rel
-        if len(pr) != 2 or not 0.0 < pr[0] <= pr[1] <= 1.0:
-            raise UserError(f"pen_rel must be [min, max] with 0 < min <= max <= 1, got {pr}")
-        c = self.condense_range
-        if len(c) != 2 or not 0.2 <= c[0] <= c[1] <= 3.0:
-            raise UserError(f"condense_range must be [min, max] with 0.2 <= min <= max <= 3, "
-                            f"got {self.condense_range}")
+        pairs: tuple[tuple[str, list[float], Callable[[float, float], bool], str], ...] = (
+            ("digit_height", self.digit_height, lambda a, b: 4 <= a < b, "4 <= min < max"),
+            ("pen_rel", self.pen_rel, lambda a, b: 0 < a <= b <= 1, "0 < min <= max <= 1"),
+            ("condense_range", self.condense_range, lambda a, b: 0.2 <= a <= b <= 3,
+             "0.2 <= min <= max <= 3"),
+        )
+        for name, pair, ok, rule in pairs:
+            if len(pair) != 2 or not ok(*pair):
+                raise UserError(f"{name} must be [min, max] with {rule}, got {pair}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:

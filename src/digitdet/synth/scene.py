@@ -193,7 +193,6 @@ def _separator(canvas: _Canvas, pen: _Pen, char: str, x: float, base: float, h: 
     w = {".": 0.15, ",": 0.15, ":": 0.15, "-": 0.45, "/": 0.4}[char] * h
     x0, x1 = int(x), int(x + w)
     cx = (x0 + x1) // 2
-    dx = int(lean * h)  # 0 for an upright hand: drawn as before
     if char in ".,":
         cv2.circle(alpha, (cx, int(base - t)), max(1, t), 1.0, -1, cv2.LINE_AA)
         if char == ",":
@@ -206,7 +205,7 @@ def _separator(canvas: _Canvas, pen: _Pen, char: str, x: float, base: float, h: 
     elif char == "-":
         cv2.line(alpha, (x0, int(base - 0.5 * h)), (x1, int(base - 0.5 * h)), 1.0, t, cv2.LINE_AA)
     else:
-        cv2.line(alpha, (x0, int(base)), (x1 + dx, int(base - h)), 1.0, t, cv2.LINE_AA)
+        cv2.line(alpha, (x0, int(base)), (x1 + int(lean * h), int(base - h)), 1.0, t, cv2.LINE_AA)
     return x + w + 0.5 * lean * h
 
 
