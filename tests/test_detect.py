@@ -180,7 +180,7 @@ def test_onnx_on_a_gpu_device_is_refused(weights: Path) -> None:
     ({"conf": -0.1}, "conf threshold must be between"),
     ({"iou": 5.0}, "iou threshold must be between"),
     ({"max_det": 0}, "max_det must be at least 1"),     # would return nothing, always
-    ({"classes": [1, 12]}, "classes are digits 0-9, got 12"),
+    ({"classes": [1, -2]}, "classes are class ids \\(0 or more\\), got -2"),  # no model has them
 ])
 def test_detector_settings_out_of_range(tmp_path: Path, kwargs: dict[str, object],
                                         message: str) -> None:
@@ -189,10 +189,25 @@ def test_detector_settings_out_of_range(tmp_path: Path, kwargs: dict[str, object
         DigitDetector(tmp_path / "missing.onnx", **kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("names, classes, message", [
+    ({0: "a", 1: "b", 2: "c"}, [3], "class ids 0-2, got 3"),  # a 3-class model: 3 is past its last id
+    ({0: "a", 1: "b", 2: "c"}, [2], None),                    # its last id is fine
+    ({0: "a", 2: "c"}, [1], "class ids 0, 2, got 1"),         # ids with a gap are listed
+])
+def test_classes_are_checked_against_the_model(tmp_path: Path, names: dict[int, str],
+                                               classes: list[int], message: str | None) -> None:
+    path = make_onnx(tmp_path / "m.onnx", np.zeros((1, 4 + len(names), 5), np.float32), names)
+    if message is None:
+        assert DigitDetector(path, classes=classes).classes == classes
+    else:
+        with pytest.raises(UserError, match=message):
+            DigitDetector(path, classes=classes)
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--imgsz", "0"], "imgsz must be a positive number of pixels, got 0"),
     (["--conf-thres", "25"], "conf threshold must be between 0 and 1, got 25.0"),
-    (["--classes", "10"], "classes are digits 0-9, got 10"),
+    (["--classes", "10"], "classes are this model's class ids 0-9, got 10"),  # the model's names
     (["--line-thickness", "0"], "--line-thickness must be >= 1, got 0"),  # 0 would mean "auto"
 ])
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path, weights: Path, flags: list[str],

@@ -60,6 +60,9 @@ class DigitDetector:
         size = info.imgsz or imgsz or info.default_imgsz
         self.imgsz = -(-int(size) // self.stride) * self.stride
         self.names = info.names
+        bad = [c for c in classes or [] if c not in self.names]
+        if bad:
+            raise UserError(f"classes are this model's class ids {_id_range(self.names)}, got {bad[0]}")
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
         self.agnostic_nms, self.scaleup, self.augment = agnostic_nms, scaleup, augment
         if augment and self.fixed:
@@ -171,9 +174,17 @@ def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,
             raise UserError(f"{name} threshold must be between 0 and 1, got {value}")
     if max_det < 1:
         raise UserError(f"max_det must be at least 1, got {max_det}")
-    bad = [c for c in classes or [] if not 0 <= c <= 9]
+    bad = [c for c in classes or [] if c < 0]  # ids above the model's own are checked once it loads
     if bad:
-        raise UserError(f"classes are digits 0-9, got {bad[0]}")
+        raise UserError(f"classes are class ids (0 or more), got {bad[0]}")
+
+
+def _id_range(names: dict[int, str]) -> str:
+    """``0-9`` for ids 0..9; the ids listed when they are not contiguous."""
+    ids = sorted(names)
+    if ids and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}-{ids[-1]}"
+    return ", ".join(map(str, ids))
 
 
 def merge_zoomed(full: Detections, zoomed: Detections, big_px: float, iou: float) -> Detections:
