@@ -89,3 +89,29 @@ def test_confidence_sweep_on_fonts(tmp_path: Path) -> None:
     assert report["number_accuracy"] == high["number_accuracy"]
     # no sweep asked: no rows
     assert evaluate_fonts(_Scripted(truth), per_font=2, seed=3, fonts=fonts)["sweep"] == []
+
+
+# (case, answer for font a, answer for font b, fonts whose first misread scene is kept)
+FAILURE_CASES = [
+    ("all read", "truth", "truth", []),  # nothing read wrong: no failure kept
+    ("one font blind", "truth", "empty", ["b.ttf"]),  # only the font that failed
+    ("both blind", "empty", "empty", ["a.ttf", "b.ttf"]),  # one scene per font, not per scene
+]
+
+
+@pytest.mark.parametrize("case,ans_a,ans_b,expected", FAILURE_CASES, ids=[c[0] for c in FAILURE_CASES])
+def test_font_failures_one_per_font(tmp_path: Path, case: str, ans_a: str, ans_b: str,
+                                    expected: list[str]) -> None:
+    fonts = [_font(tmp_path, "a.ttf"), _font(tmp_path, "b.ttf")]
+    truth, _ = _truth(fonts, 2, seed=3)
+    answers = [t if (ans_a if i < 2 else ans_b) == "truth" else Detections.empty()
+               for i, t in enumerate(truth)]
+    failures: list = []
+    evaluate_fonts(_Scripted(answers), per_font=2, seed=3, fonts=fonts, failures=failures)
+    assert [rec["font"] for _, _, rec in failures] == expected
+    rng = np.random.default_rng(3)
+    first = make_font_scene(rng, fonts[0])  # font a's first scene, the one kept when a fails
+    for image, det, rec in failures:
+        assert len(det) == 0 and rec["numbers"]  # what was read (nothing) and the truth
+        if rec["font"] == "a.ttf":
+            assert np.array_equal(image, first.image)

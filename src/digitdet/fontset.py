@@ -88,12 +88,15 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
 
 
 def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
-                   fonts: list[str] | None = None, sweep: tuple[float, ...] = ()) -> dict[str, Any]:
+                   fonts: list[str] | None = None, sweep: tuple[float, ...] = (),
+                   failures: list[tuple[np.ndarray, Any, dict[str, Any]]] | None = None,
+                   ) -> dict[str, Any]:
     """Digit recall/precision and number exact-match on handwriting-font scenes, at the
     detector's confidence and, in ``sweep``, at each confidence given (from the same detections).
 
     ``fonts`` defaults to :func:`find_fonts`; ``number_accuracy_by_font`` maps each font's file
-    name to the share of its numbers read exactly.
+    name to the share of its numbers read exactly. ``failures``, when given, receives the first
+    scene of each font that was not read exactly: ``(image, detections kept, {"numbers", "font"})``.
     """
     from digitdet.val import Tally, match_predictions
 
@@ -110,9 +113,11 @@ def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
             s = make_font_scene(rng, font)
             det = detector.predict(s.image, conf=low).detections
             tp50 = match_predictions(s.boxes, s.classes, det)[:, 0]
-            _, hits, _ = main.add(tp50, det, s.classes, s.numbers)
+            keep, hits, ok = main.add(tp50, det, s.classes, s.numbers)
             for t in others:
                 t.add(tp50, det, s.classes, s.numbers)
+            if not ok and failures is not None and s.font not in {f[2]["font"] for f in failures}:
+                failures.append((s.image, det[keep], {"numbers": s.numbers, "font": s.font}))
             tally = by_font.setdefault(s.font, [0, 0])
             tally[0] += hits
             tally[1] += len(s.numbers)

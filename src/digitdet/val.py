@@ -14,7 +14,8 @@ The test split holds scenes made only from MNIST test digits 5000-9999, which no
 validation scene uses. mAP follows ultralytics (conf 0.001, 101-point AP, IoU 0.50:0.95); P/R/F1,
 numbers and scenes use the detector's default confidence. MNIST top-1 is the class of the most
 confident detection on each digit's canvas; "found" also needs it above that confidence.
-``runs/val/failures.png`` shows the scenes that were read wrong.
+``runs/val/failures.png`` shows the scenes that were read wrong (the first 16);
+``runs/val/font_failures.png`` with ``--fonts``, the first font scene of each font read wrong.
 """
 
 from __future__ import annotations
@@ -357,19 +358,21 @@ def main(argv: list[str] | None = None) -> int:
                 top1, found = mnist_top1(detector, x, y, invert, args.conf_thres, canvas, digit)
                 report[f"mnist_top1_{name}"] = top1
                 report[f"mnist_found_{name}"] = found
+        font_failures: list[tuple[np.ndarray, Any, dict]] = []
         if args.fonts:
             from digitdet.fontset import evaluate_fonts
 
             report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed,
-                                             sweep=sweep)
+                                             sweep=sweep, failures=font_failures)
     except UserError as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.save_json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
-    if failures:
-        _failure_sheet(failures, out.parent / "failures.png")
+    for sheet, cases in (("failures.png", failures), ("font_failures.png", font_failures)):
+        if cases:
+            _failure_sheet(cases, out.parent / sheet)
     for key, value in report.items():
         if key == "sweep":
             continue
@@ -402,6 +405,8 @@ def _failure_sheet(failures: list[tuple[np.ndarray, Any, dict]], path: Path) -> 
     for img, det, rec in failures:
         a = draw_numbers(draw_detections(img, det, 1), read_numbers(det), 1)
         truth = " ".join(n["text"] for n in rec["numbers"])[:60]
+        if "font" in rec:
+            truth += f"  ({rec['font']})"
         cv2.putText(a, "truth: " + truth, (4, a.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 0, 255), 1, cv2.LINE_AA)
         s = 400 / max(a.shape[:2])
