@@ -279,17 +279,34 @@ def _choose_pen(rng: np.random.Generator, cfg: SynthConfig, dark_on_light: bool,
     return _Pen(col.astype(np.float32), width, natural, texture)
 
 
+@dataclass(frozen=True)
+class _Line:
+    """One line of writing: its baseline ``base0 + slope * x``, height and slant."""
+
+    base0: float
+    slope: float
+    h: float
+    slant: float
+
+    def base_at(self, x: float) -> float:
+        return self.base0 + self.slope * x
+
+
+def _first_height(rng: np.random.Generator, cfg: SynthConfig, h_img: int, single: bool) -> float:
+    """The scene's digit height in px: log-uniform in ``cfg.digit_height`` (drawing-pad scenes:
+    a quarter of the image up to 0.85 of it)."""
+    lo, hi = cfg.digit_height
+    if single:
+        hi_single = min(0.85 * h_img, 4 * hi)
+        return float(np.exp(rng.uniform(np.log(max(lo, 0.25 * h_img)), np.log(hi_single))))
+    return float(np.exp(rng.uniform(np.log(lo), np.log(min(hi, 0.5 * h_img)))))
+
+
 def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas: _Canvas,
             pens: list[_Pen], single: bool) -> list[list[int]]:
     """Place numbers in lines; returns the numbers as digit-index lists in reading order."""
     h_img, w_img = canvas.h, canvas.w
-    lo, hi = cfg.digit_height
-    if single:
-        hi_single = min(0.85 * h_img, 4 * hi)
-        base_h = float(np.exp(rng.uniform(np.log(max(lo, 0.25 * h_img)), np.log(hi_single))))
-    else:
-        hi_eff = min(hi, 0.5 * h_img)
-        base_h = float(np.exp(rng.uniform(np.log(lo), np.log(hi_eff))))
+    base_h = _first_height(rng, cfg, h_img, single)
     numbers: list[list[int]] = []
     margin = 0.04 * min(h_img, w_img)
     y = margin + rng.uniform(0.05, 0.6 if not single else 0.3) * (h_img - base_h - 2 * margin)
@@ -303,7 +320,7 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
         x = margin + rng.uniform(0, 2.5) * line_h
         if single:  # anywhere the short number fits
             x = rng.uniform(margin, max(margin + 1, w_img - margin - 1.6 * line_h))
-        base0 = y + line_h
+        line = _Line(y + line_h, slope, line_h, line_slant)
         for _ in range(64):  # numbers per line; bounded so a line that cannot fill still ends
             if len(canvas.classes) >= cfg.max_digits or x > w_img - margin:
                 break
@@ -321,64 +338,91 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                     break
                 n_digits, seps = max(1, n_fit), {}
             if rng.random() < 0.08 and not single:  # leading minus sign
-                x = _separator(canvas, pen, "-", x, base0 + slope * x, line_h) + 0.3 * line_h
-            touch = rng.random() < cfg.touch_prob
-            width_scale = 1.0  # one writer's hand: the whole number condensed or extended
-            if cfg.condense_prob > 0 and rng.random() < cfg.condense_prob:  # 0: draws as before
-                c_lo, c_hi = cfg.condense_range
-                width_scale = float(np.exp(rng.uniform(np.log(c_lo), np.log(c_hi))))
-            lean = 0.0  # an italic hand: the number and its separators lean right
-            if cfg.italic_prob > 0 and rng.random() < cfg.italic_prob:  # 0: draws as before
-                lean = float(rng.uniform(0.2, 0.45))
-            current: list[int] = []
-            start = x
-            for k in range(n_digits):
-                if k in seps:
-                    numbers.append(current) if current else None
-                    current = []
-                    x += rng.uniform(0.3, 0.45) * line_h
-                    x = _separator(canvas, pen, seps[k], x, base0 + slope * x, line_h, lean)
-                    x += rng.uniform(0.3, 0.45) * line_h
-                cls = int(rng.integers(10))
-                if cfg.hershey_prob > 0 and rng.random() < cfg.hershey_prob:  # 0: draws as before
-                    glyph = pool.sample_hershey(rng, cls)
-                else:
-                    glyph = pool.sample(rng, cls)
-                h = line_h * rng.uniform(0.9, 1.1)
-                if cfg.short_prob > 0 and rng.random() < cfg.short_prob:  # sits on the baseline
-                    h *= rng.uniform(0.6, 0.85)
-                digit_width = width_scale
-                if cls == 0 and cfg.round_zero_prob > 0 and rng.random() < cfg.round_zero_prob:
-                    h *= rng.uniform(0.45, 0.7)  # an o at x-height, about as wide as it is tall
-                    digit_width *= rng.uniform(1.25, 1.6)
-                mask = _digit_mask(rng, glyph, pen, h, line_slant + lean + rng.normal(0, 0.05),
-                                   rng.normal(0, 3.0), cfg.one_flag_prob, digit_width)
-                bb = _ink_bbox(mask)
-                if bb is None:
-                    continue
-                bx0, by0, bx1, by1 = bb
-                base = base0 + slope * x + rng.normal(0, 0.04) * line_h
-                px = int(round(x - bx0))
-                py = int(round(base - by1))
-                region = canvas.paste(pen, mask, px, py)
-                if region is None:
-                    continue
-                ys, xs = np.nonzero(mask >= INK_THRESHOLD * float(mask.max()))
-                pts = np.stack([xs + px, ys + py], 1).astype(np.float32)
-                inside = (pts[:, 0] >= 0) & (pts[:, 0] < w_img) & (pts[:, 1] >= 0) & (pts[:, 1] < h_img)
-                if inside.mean() < 0.6:
-                    continue
-                canvas.ink_points.append(pts[inside])
-                canvas.classes.append(cls)
-                current.append(len(canvas.classes) - 1)
-                gap = rng.uniform(-0.12, 0.02) if touch else rng.uniform(0.04, 0.28)
-                x = px + bx1 + gap * line_h
-            if current:
-                numbers.append(current)
-            _number_decor(rng, cfg, canvas, pen, start, x, base0 + slope * start, line_h)
+                x = _separator(canvas, pen, "-", x, line.base_at(x), line_h) + 0.3 * line_h
+            written, x = _write_number(rng, cfg, pool, canvas, pen, line, x, n_digits, seps)
+            numbers += written
             x += rng.uniform(0.9, 3.0) * line_h
         y += line_h * rng.uniform(1.35, 2.2)
     return numbers
+
+
+def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas: _Canvas,
+                  pen: _Pen, line: _Line, x: float, n_digits: int, seps: dict[int, str],
+                  ) -> tuple[list[list[int]], float]:
+    """Write ``n_digits`` random digits from ``x`` on ``line`` in one hand, a separator before
+    each index in ``seps`` (which splits the number), then its decoration (underline, box, comb).
+
+    Returns the numbers written (digit-index lists; empty when no digit landed) and the x where
+    the last digit ended.
+    """
+    touch = rng.random() < cfg.touch_prob
+    width_scale = 1.0  # one writer's hand: the whole number condensed or extended
+    if cfg.condense_prob > 0 and rng.random() < cfg.condense_prob:  # 0: draws as before
+        c_lo, c_hi = cfg.condense_range
+        width_scale = float(np.exp(rng.uniform(np.log(c_lo), np.log(c_hi))))
+    lean = 0.0  # an italic hand: the number and its separators lean right
+    if cfg.italic_prob > 0 and rng.random() < cfg.italic_prob:  # 0: draws as before
+        lean = float(rng.uniform(0.2, 0.45))
+    numbers: list[list[int]] = []
+    current: list[int] = []
+    start = x
+    for k in range(n_digits):
+        if k in seps:
+            numbers.append(current) if current else None
+            current = []
+            x += rng.uniform(0.3, 0.45) * line.h
+            x = _separator(canvas, pen, seps[k], x, line.base_at(x), line.h, lean)
+            x += rng.uniform(0.3, 0.45) * line.h
+        placed = _draw_digit(rng, cfg, pool, canvas, pen, line, x, width_scale, lean)
+        if placed is None:
+            continue
+        current.append(len(canvas.classes) - 1)
+        gap = rng.uniform(-0.12, 0.02) if touch else rng.uniform(0.04, 0.28)
+        x = placed + gap * line.h
+    if current:
+        numbers.append(current)
+    _number_decor(rng, cfg, canvas, pen, start, x, line.base_at(start), line.h)
+    return numbers, x
+
+
+def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas: _Canvas,
+                pen: _Pen, line: _Line, x: float, width_scale: float, lean: float) -> float | None:
+    """Draw one random digit with its ink starting at ``x`` and record its class and ink points
+    on ``canvas``; returns the x of its right ink edge, or None when it was not placed (no ink,
+    or less than 60 % of it inside the image)."""
+    h_img, w_img = canvas.h, canvas.w
+    cls = int(rng.integers(10))
+    if cfg.hershey_prob > 0 and rng.random() < cfg.hershey_prob:  # 0: draws as before
+        glyph = pool.sample_hershey(rng, cls)
+    else:
+        glyph = pool.sample(rng, cls)
+    h = line.h * rng.uniform(0.9, 1.1)
+    if cfg.short_prob > 0 and rng.random() < cfg.short_prob:  # sits on the baseline
+        h *= rng.uniform(0.6, 0.85)
+    digit_width = width_scale
+    if cls == 0 and cfg.round_zero_prob > 0 and rng.random() < cfg.round_zero_prob:
+        h *= rng.uniform(0.45, 0.7)  # an o at x-height, about as wide as it is tall
+        digit_width *= rng.uniform(1.25, 1.6)
+    mask = _digit_mask(rng, glyph, pen, h, line.slant + lean + rng.normal(0, 0.05),
+                       rng.normal(0, 3.0), cfg.one_flag_prob, digit_width)
+    bb = _ink_bbox(mask)
+    if bb is None:
+        return None
+    bx0, by0, bx1, by1 = bb
+    base = line.base_at(x) + rng.normal(0, 0.04) * line.h
+    px = int(round(x - bx0))
+    py = int(round(base - by1))
+    region = canvas.paste(pen, mask, px, py)
+    if region is None:
+        return None
+    ys, xs = np.nonzero(mask >= INK_THRESHOLD * float(mask.max()))
+    pts = np.stack([xs + px, ys + py], 1).astype(np.float32)
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < w_img) & (pts[:, 1] >= 0) & (pts[:, 1] < h_img)
+    if inside.mean() < 0.6:
+        return None
+    canvas.ink_points.append(pts[inside])
+    canvas.classes.append(cls)
+    return float(px + bx1)
 
 
 def _number_decor(rng: np.random.Generator, cfg: SynthConfig, canvas: _Canvas, pen: _Pen,
