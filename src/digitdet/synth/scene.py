@@ -368,7 +368,8 @@ def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, c
     start = x
     for k in range(n_digits):
         if k in seps:
-            numbers.append(current) if current else None
+            if current:
+                numbers.append(current)
             current = []
             x += rng.uniform(0.3, 0.45) * line.h
             x = _separator(canvas, pen, seps[k], x, line.base_at(x), line.h, lean)
