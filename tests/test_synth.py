@@ -17,10 +17,12 @@ from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_
 from digitdet.synth.glyphs import (
     HERSHEY_FONTS,
     count_loops,
+    font_glyph,
     hershey_glyph,
     make_glyph,
     render_natural,
     render_stroke,
+    resolve_fonts,
     zhang_suen,
 )
 
@@ -303,6 +305,68 @@ def test_hershey_prob(data: mnist.Mnist, prob: float, same_as_mnist_only: bool) 
     assert len(a.classes) > 0
 
 
+def dejavu(tmp_path: Path, rel: str) -> str:
+    """A copy of matplotlib's DejaVu Sans (installed with ultralytics) at ``tmp_path / rel``."""
+    import os
+    import shutil
+
+    import matplotlib
+
+    dst = tmp_path / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), dst)
+    return str(dst)
+
+
+def test_font_glyphs_look_like_mnist_digits(tmp_path: Path) -> None:
+    path = dejavu(tmp_path, "f/a.ttf")
+    loops = {0: 1, 6: 1, 8: 2, 9: 1}
+    for label in range(10):
+        g = font_glyph(path, label)
+        assert g.label == label and g.crop.shape[0] == 20  # MNIST's 20-px digit height
+        assert 0.15 < g.aspect < 1.2, (label, g.aspect)
+        assert count_loops(len(g.points), g.edges) >= loops.get(label, 0), label
+
+
+# (case, files to make, patterns (under tmp_path), expected file names or error)
+FONT_CASES = [
+    ("a file", ["f/a.ttf"], ["f/a.ttf"], ["a.ttf"]),
+    ("a glob, sorted", ["f/b.ttf", "f/a.ttf"], ["f/*.ttf"], ["a.ttf", "b.ttf"]),
+    ("no repeats", ["f/a.ttf"], ["f/a.ttf", "f/*.ttf"], ["a.ttf"]),
+    ("nothing found", ["f/a.ttf"], ["f/z*.ttf"], "no font file matches"),
+    # a font val --fonts holds out may never be trained on
+    ("held-out font", ["fifthhorseman/dkgBd.ttf"], ["fifthhorseman/*.ttf"], "held-out font"),
+]
+
+
+@pytest.mark.parametrize("case, files, patterns, expected", FONT_CASES, ids=[c[0] for c in FONT_CASES])
+def test_resolve_fonts(tmp_path: Path, case: str, files: list[str], patterns: list[str],
+                       expected: list[str] | str) -> None:
+    for rel in files:
+        dejavu(tmp_path, rel)
+    full = tuple(str(tmp_path / p) for p in patterns)
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            resolve_fonts(full)
+    else:
+        assert [Path(p).name for p in resolve_fonts(full)] == expected
+
+
+@pytest.mark.parametrize("prob, same_as_mnist_only", [
+    (0.0, True),   # off: the generator draws exactly as before, so old datasets are unchanged
+    (1.0, False),  # every digit from the font: the same seed gives another image
+])
+def test_font_prob(tmp_path: Path, data: mnist.Mnist, prob: float, same_as_mnist_only: bool) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    fonts = [dejavu(tmp_path, "f/a.ttf")]
+    base = next(iter_scenes(pool, clean_cfg(seed=5), "train", 1))
+    a = next(iter_scenes(pool, clean_cfg(seed=5, font_prob=prob, fonts=fonts), "train", 1))
+    b = next(iter_scenes(pool, clean_cfg(seed=5, font_prob=prob, fonts=fonts), "train", 1))
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.boxes, b.boxes)  # same seed, same scene
+    assert np.array_equal(a.image, base.image) == same_as_mnist_only
+    assert len(a.classes) > 0
+
+
 @pytest.mark.parametrize("scale", [0.55, 1.5])  # the ends of the default condense_range
 def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
     from digitdet.synth.scene import _digit_mask, _ink_bbox, _Pen
@@ -408,6 +472,8 @@ def test_separator_leans_with_an_italic_hand(char: str, lean: float, grows: floa
     ("digit_height: [30]", "digit_height must be"),               # not a [min, max] pair
     ("digit_height: [30, 20]", "digit_height must be"),           # min above max
     ("pen_rel: [0.03]", "pen_rel must be"),                       # would draw up to 1.0 silently
+    ("font_prob: 0.3", "font_prob > 0 needs fonts"),              # fonts to draw from not named
+    ("{font_prob: 0.3, fonts: [/nowhere/*.ttf]}", "no font file matches"),  # a glob that finds none
 ])
 def test_synth_setting_out_of_range(tmp_path: Path, setting: str, message: str) -> None:
     path = tmp_path / "s.yaml"

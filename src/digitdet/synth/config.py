@@ -40,6 +40,9 @@ class SynthConfig:
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
+    font_prob: float = 0.0  # else a digit from one of `fonts` instead of MNIST (handwriting fonts)
+    # font files or globs (relative ones under /usr/share/fonts); never val --fonts' held-out ones
+    fonts: list[str] = field(default_factory=list)
     condense_prob: float = 0.0  # a number written narrower or wider (one width factor)
     condense_range: list[float] = field(default_factory=lambda: [0.55, 1.5])  # that factor's range
     short_prob: float = 0.0  # a digit 60-85 % of its line's height on the baseline (small round 0s)
@@ -83,6 +86,17 @@ class SynthConfig:
             value = getattr(self, f.name)
             if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:
                 raise UserError(f"{f.name} must be in [0, 1], got {value}")
+        if self.font_prob > 0:
+            if not self.fonts:
+                raise UserError("font_prob > 0 needs fonts: a list of font files or globs")
+            from digitdet.synth.glyphs import font_glyph, resolve_fonts
+
+            try:
+                for path in resolve_fonts(tuple(self.fonts)):
+                    for digit in range(10):
+                        font_glyph(path, digit)  # every digit drawn (cached for the scenes)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
         return self
 
 

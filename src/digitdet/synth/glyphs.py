@@ -159,6 +159,35 @@ def hershey_glyph(label: int, font: int, italic: bool = False) -> Glyph:
     big = np.zeros((140, 140), np.uint8)
     cv2.putText(big, str(label), (20, 115), font | (cv2.FONT_ITALIC if italic else 0), 3.2, 255, 9,
                 cv2.LINE_AA)
+    return _mnist_sized(big, label)
+
+
+@cache  # a few fonts x 10 digits
+def font_glyph(path: str, label: int) -> Glyph:
+    """Digit ``label`` in a TrueType or OpenType font file, drawn like an MNIST digit.
+
+    Rendered at 96 px with Pillow and shrunk to 20 px tall on a 28-px square like
+    :func:`hershey_glyph`; raises :class:`ValueError` when the font has no glyph for the digit
+    (no ink, or the same drawing as a character no font has: its "missing glyph" box).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(path, 96)
+
+    def draw(text: str) -> np.ndarray:
+        layer = Image.new("L", (240, 200), 0)
+        ImageDraw.Draw(layer).text((60, 30), text, font=font, fill=255)
+        return np.asarray(layer)
+
+    big = draw(str(label))
+    if not (big > 30).any() or np.array_equal(big, draw("\U0010fffd")):  # a private-use code point
+        raise ValueError(f"font {path} has no glyph for '{label}'")
+    return _mnist_sized(big, label)
+
+
+def _mnist_sized(big: np.ndarray, label: int) -> Glyph:
+    """A digit drawn large ``uint8 (H, W)``, tight-cropped and shrunk to 20 px tall on a 28-px
+    square as MNIST digits are, then made a :class:`Glyph`."""
     crop = tight_crop(big)
     h, w = crop.shape
     nw = max(1, min(28, round(w * 20 / h)))
@@ -167,6 +196,34 @@ def hershey_glyph(label: int, font: int, italic: bool = False) -> Glyph:
     x0 = (28 - nw) // 2
     img28[4:24, x0:x0 + nw] = small
     return make_glyph(img28, label)
+
+
+FONT_DIR = "/usr/share/fonts"
+
+
+@cache
+def resolve_fonts(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Font files named by ``patterns`` (paths or globs; relative ones under ``FONT_DIR``),
+    sorted and without repeats. Raises :class:`ValueError` when a pattern names no file or names
+    one of the handwriting fonts ``val --fonts`` holds out (``digitdet.fontset.FONT_GLOBS``)."""
+    import glob
+    import os
+    from fnmatch import fnmatch
+
+    from digitdet.fontset import FONT_GLOBS
+
+    found: set[str] = set()
+    for pattern in patterns:
+        full = pattern if os.path.isabs(pattern) else os.path.join(FONT_DIR, pattern)
+        paths = sorted(glob.glob(full, recursive=True))
+        if not paths:
+            raise ValueError(f"fonts: no font file matches '{pattern}'")
+        for path in paths:
+            held = [g for g in FONT_GLOBS if fnmatch(path, f"*/{g}")]
+            if held:
+                raise ValueError(f"fonts: {path} is a held-out font of val --fonts ({held[0]})")
+        found.update(paths)
+    return tuple(sorted(found))
 
 
 def render_natural(glyph: Glyph, height: int, width: int) -> np.ndarray:

@@ -17,10 +17,12 @@ from digitdet.synth.config import SynthConfig
 from digitdet.synth.glyphs import (
     HERSHEY_FONTS,
     Glyph,
+    font_glyph,
     hershey_glyph,
     make_glyph,
     render_natural,
     render_stroke,
+    resolve_fonts,
 )
 from digitdet.synth.surfaces import INKS_DARK, INKS_LIGHT, apply_lighting, make_surface
 
@@ -58,6 +60,11 @@ class GlyphPool:
         """Digit ``cls`` in a random Hershey font, upright or italic."""
         font = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))])
         return hershey_glyph(cls, font, bool(rng.random() < 0.3))
+
+    def sample_font(self, rng: np.random.Generator, cls: int, fonts: list[str]) -> Glyph:
+        """Digit ``cls`` in one of the font files named by ``fonts`` (see :func:`resolve_fonts`)."""
+        paths = resolve_fonts(tuple(fonts))
+        return font_glyph(paths[rng.integers(len(paths))], cls)
 
 
 @dataclass
@@ -395,6 +402,8 @@ def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, can
     cls = int(rng.integers(10))
     if cfg.hershey_prob > 0 and rng.random() < cfg.hershey_prob:  # 0: draws as before
         glyph = pool.sample_hershey(rng, cls)
+    elif cfg.font_prob > 0 and rng.random() < cfg.font_prob:  # 0: draws as before
+        glyph = pool.sample_font(rng, cls, cfg.fonts)
     else:
         glyph = pool.sample(rng, cls)
     h = line.h * rng.uniform(0.9, 1.1)
