@@ -508,3 +508,17 @@ def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
     # every config keeps t10k 5000-9999 for the test split only, so no stage trains on it
     assert cfg.pools["test"] == ["t10k[5000:10000]"]
     assert not any(spec.startswith("t10k[5") for spec in cfg.pools["train"] + cfg.pools["val"])
+
+
+def test_fonts_config_trains_on_no_held_out_font() -> None:
+    from fnmatch import fnmatch
+
+    from digitdet.fontset import FONT_GLOBS
+
+    path = ROOT / "configs" / "synth-fonts.yaml"
+    raw = yaml.safe_load(path.read_text())
+    assert raw["font_prob"] > 0 and raw["fonts"]
+    # no font pattern could name a font val --fonts measures (its files need not be installed here)
+    assert not [p for p in raw["fonts"] for g in FONT_GLOBS if fnmatch(f"/usr/share/fonts/{p}", f"*/{g}")]
+    cfg = load_synth_config(path, {"font_prob": 0.0})  # the rest loads without the fonts installed
+    assert cfg.pools["test"] == ["t10k[5000:10000]"] and cfg.hershey_prob == 0.3
