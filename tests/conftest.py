@@ -44,6 +44,19 @@ def write_mnist(folder: Path, n_train: int = 60, n_test: int = 40, gz: bool = Tr
     return folder
 
 
+def copy_dejavu(dst: Path) -> str:
+    """A copy of matplotlib's DejaVu Sans (installed with ultralytics) at ``dst``: a font file
+    under any name, without the system's fonts."""
+    import os
+    import shutil
+
+    import matplotlib
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), dst)
+    return str(dst)
+
+
 @pytest.fixture
 def mnist_dir(tmp_path: Path) -> Path:
     return write_mnist(tmp_path / "mnist")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +10,11 @@ import pytest
 from digitdet.fontset import evaluate_fonts, make_font_scene
 from digitdet.results import Detections, Prediction
 
+from conftest import copy_dejavu
+
 
 def _font(tmp_path: Path, name: str) -> str:
-    """A copy of matplotlib's DejaVu Sans (installed with ultralytics) under another file name."""
-    import matplotlib
-
-    src = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
-    dst = tmp_path / name
-    shutil.copyfile(src, dst)
-    return str(dst)
+    return copy_dejavu(tmp_path / name)
 
 
 class _Scripted:

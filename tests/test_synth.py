@@ -26,7 +26,7 @@ from digitdet.synth.glyphs import (
     zhang_suen,
 )
 
-from conftest import write_mnist
+from conftest import copy_dejavu, write_mnist
 
 SMALL = {"sizes": [[320, 240]], "size_weights": [1.0], "digit_height": [14.0, 80.0],
          "scenes": {"train": 6, "val": 2, "test": 2},
@@ -291,31 +291,28 @@ def test_hershey_glyphs_look_like_mnist_digits(font: int) -> None:
         assert count_loops(len(g.points), g.edges) >= loops.get(label, 0), label
 
 
-@pytest.mark.parametrize("prob, same_as_mnist_only", [
-    (0.0, True),   # off: the generator draws exactly as before, so old datasets are unchanged
-    (1.0, False),  # every digit from a Hershey font: the same seed gives another image
+@pytest.mark.parametrize("knob, prob, same_as_mnist_only", [
+    # off: the generator draws exactly as before, so old datasets are unchanged
+    ("hershey_prob", 0.0, True),
+    ("font_prob", 0.0, True),
+    # every digit from a Hershey font / from the font file: the same seed gives another image
+    ("hershey_prob", 1.0, False),
+    ("font_prob", 1.0, False),
 ])
-def test_hershey_prob(data: mnist.Mnist, prob: float, same_as_mnist_only: bool) -> None:
+def test_digit_source_prob(tmp_path: Path, data: mnist.Mnist, knob: str, prob: float,
+                           same_as_mnist_only: bool) -> None:
     pool = build_pool(["train[0:60]"], data)
+    settings = {knob: prob, **({"fonts": [dejavu(tmp_path, "f/a.ttf")]} if knob == "font_prob" else {})}
     base = next(iter_scenes(pool, clean_cfg(seed=5), "train", 1))
-    a = next(iter_scenes(pool, clean_cfg(seed=5, hershey_prob=prob), "train", 1))
-    b = next(iter_scenes(pool, clean_cfg(seed=5, hershey_prob=prob), "train", 1))
+    a = next(iter_scenes(pool, clean_cfg(seed=5, **settings), "train", 1))
+    b = next(iter_scenes(pool, clean_cfg(seed=5, **settings), "train", 1))
     assert np.array_equal(a.image, b.image) and np.array_equal(a.boxes, b.boxes)  # same seed, same scene
     assert np.array_equal(a.image, base.image) == same_as_mnist_only
     assert len(a.classes) > 0
 
 
 def dejavu(tmp_path: Path, rel: str) -> str:
-    """A copy of matplotlib's DejaVu Sans (installed with ultralytics) at ``tmp_path / rel``."""
-    import os
-    import shutil
-
-    import matplotlib
-
-    dst = tmp_path / rel
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), dst)
-    return str(dst)
+    return copy_dejavu(tmp_path / rel)
 
 
 def test_font_glyphs_look_like_mnist_digits(tmp_path: Path) -> None:
@@ -350,21 +347,6 @@ def test_resolve_fonts(tmp_path: Path, case: str, files: list[str], patterns: li
             resolve_fonts(full)
     else:
         assert [Path(p).name for p in resolve_fonts(full)] == expected
-
-
-@pytest.mark.parametrize("prob, same_as_mnist_only", [
-    (0.0, True),   # off: the generator draws exactly as before, so old datasets are unchanged
-    (1.0, False),  # every digit from the font: the same seed gives another image
-])
-def test_font_prob(tmp_path: Path, data: mnist.Mnist, prob: float, same_as_mnist_only: bool) -> None:
-    pool = build_pool(["train[0:60]"], data)
-    fonts = [dejavu(tmp_path, "f/a.ttf")]
-    base = next(iter_scenes(pool, clean_cfg(seed=5), "train", 1))
-    a = next(iter_scenes(pool, clean_cfg(seed=5, font_prob=prob, fonts=fonts), "train", 1))
-    b = next(iter_scenes(pool, clean_cfg(seed=5, font_prob=prob, fonts=fonts), "train", 1))
-    assert np.array_equal(a.image, b.image) and np.array_equal(a.boxes, b.boxes)  # same seed, same scene
-    assert np.array_equal(a.image, base.image) == same_as_mnist_only
-    assert len(a.classes) > 0
 
 
 @pytest.mark.parametrize("scale", [0.55, 1.5])  # the ends of the default condense_range
@@ -511,14 +493,12 @@ def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
 
 
 def test_fonts_config_trains_on_no_held_out_font() -> None:
-    from fnmatch import fnmatch
-
-    from digitdet.fontset import FONT_GLOBS
+    from digitdet.fontset import FONT_DIR, held_out_glob
 
     path = ROOT / "configs" / "synth-fonts.yaml"
     raw = yaml.safe_load(path.read_text())
     assert raw["font_prob"] > 0 and raw["fonts"]
     # no font pattern could name a font val --fonts measures (its files need not be installed here)
-    assert not [p for p in raw["fonts"] for g in FONT_GLOBS if fnmatch(f"/usr/share/fonts/{p}", f"*/{g}")]
+    assert not [p for p in raw["fonts"] if held_out_glob(f"{FONT_DIR}/{p}")]
     cfg = load_synth_config(path, {"font_prob": 0.0})  # the rest loads without the fonts installed
     assert cfg.pools["test"] == ["t10k[5000:10000]"] and cfg.hershey_prob == 0.3

@@ -7,11 +7,15 @@ MNIST stroke (plain resize). Masks are ``float32`` in ``[0, 1]`` (1 = full ink).
 
 from __future__ import annotations
 
+import glob
+import os
 from dataclasses import dataclass
 from functools import cache
 
 import cv2
 import numpy as np
+
+from digitdet.fontset import FONT_DIR, held_out_glob
 
 WORK = 64  # working height (px) of the skeleton
 
@@ -198,20 +202,11 @@ def _mnist_sized(big: np.ndarray, label: int) -> Glyph:
     return make_glyph(img28, label)
 
 
-FONT_DIR = "/usr/share/fonts"
-
-
 @cache
 def resolve_fonts(patterns: tuple[str, ...]) -> tuple[str, ...]:
     """Font files named by ``patterns`` (paths or globs; relative ones under ``FONT_DIR``),
     sorted and without repeats. Raises :class:`ValueError` when a pattern names no file or names
-    one of the handwriting fonts ``val --fonts`` holds out (``digitdet.fontset.FONT_GLOBS``)."""
-    import glob
-    import os
-    from fnmatch import fnmatch
-
-    from digitdet.fontset import FONT_GLOBS
-
+    one of the handwriting fonts ``val --fonts`` holds out (:func:`digitdet.fontset.held_out_glob`)."""
     found: set[str] = set()
     for pattern in patterns:
         full = pattern if os.path.isabs(pattern) else os.path.join(FONT_DIR, pattern)
@@ -219,9 +214,9 @@ def resolve_fonts(patterns: tuple[str, ...]) -> tuple[str, ...]:
         if not paths:
             raise ValueError(f"fonts: no font file matches '{pattern}'")
         for path in paths:
-            held = [g for g in FONT_GLOBS if fnmatch(path, f"*/{g}")]
+            held = held_out_glob(path)
             if held:
-                raise ValueError(f"fonts: {path} is a held-out font of val --fonts ({held[0]})")
+                raise ValueError(f"fonts: {path} is a held-out font of val --fonts ({held})")
         found.update(paths)
     return tuple(sorted(found))
 
