@@ -23,6 +23,7 @@ from digitdet.val import (
     match_predictions,
     mnist_canvas,
     mnist_top1,
+    write_failure_sheets,
 )
 from digitdet.val import main as val_main
 
@@ -225,3 +226,29 @@ def test_error_counts_scale_and_report() -> None:
     e.add(GT[2:], np.array([3]), Detections.empty(), scale=0.5)
     r = e.report()
     assert r["recall_by_height"]["24-48px"] == "0.000 (0/1)" and r["misread"] == 0
+
+
+# (case, sheets an earlier run left, this run's cases per sheet, sheets there afterwards)
+SHEET_CASES = [
+    ("stale font sheet removed", ["font_failures.png"], {"failures.png": 1, "font_failures.png": 0},
+     ["failures.png"]),
+    ("both rewritten", ["failures.png", "font_failures.png"],
+     {"failures.png": 5, "font_failures.png": 2}, ["failures.png", "font_failures.png"]),
+    ("a perfect run leaves no sheet", ["failures.png"], {"failures.png": 0, "font_failures.png": 0},
+     []),
+]
+
+
+@pytest.mark.parametrize("case, stale, counts, after", SHEET_CASES, ids=[c[0] for c in SHEET_CASES])
+def test_write_failure_sheets(tmp_path: Path, case: str, stale: list[str], counts: dict[str, int],
+                              after: list[str]) -> None:
+    import cv2
+
+    for name in stale:
+        cv2.imwrite(str(tmp_path / name), np.zeros((8, 8, 3), np.uint8))
+    one = (np.full((240, 320, 3), 255, np.uint8), Detections.empty(), {"numbers": [{"text": "42"}]})
+    write_failure_sheets(tmp_path, {name: [one] * n for name, n in counts.items()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == after
+    for name in after:  # four 400-px cells a row, as many rows as needed
+        rows = -(-counts[name] // 4)
+        assert cv2.imread(str(tmp_path / name)).shape == (400 * rows, 1600, 3)

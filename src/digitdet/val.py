@@ -370,9 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.save_json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
-    for sheet, cases in (("failures.png", failures), ("font_failures.png", font_failures)):
-        if cases:
-            _failure_sheet(cases, out.parent / sheet)
+    write_failure_sheets(out.parent, {"failures.png": failures, "font_failures.png": font_failures})
     for key, value in report.items():
         if key == "sweep":
             continue
@@ -396,6 +394,18 @@ def format_sweep(rows: list[dict[str, float]]) -> str:
                      f"{'*' if i == best_f1 else ' '}   {r['number_accuracy']:.3f}"
                      f"{'*' if i == best_num else ' '}  {r['scene_accuracy']:.3f}")
     return "\n".join(lines)
+
+
+def write_failure_sheets(folder: Path, sheets: dict[str, list[tuple[np.ndarray, Any, dict]]],
+                         ) -> None:
+    """Write each named sheet of (image, detections, record) cases into ``folder``; remove a sheet
+    an earlier run left there when this run has no case for it, so that every sheet in the folder
+    belongs to the run that wrote its ``metrics.json``."""
+    for name, cases in sheets.items():
+        if cases:
+            _failure_sheet(cases, folder / name)
+        else:
+            (folder / name).unlink(missing_ok=True)
 
 
 def _failure_sheet(failures: list[tuple[np.ndarray, Any, dict]], path: Path) -> None:
