@@ -15,6 +15,7 @@ from digitdet.errors import UserError
 from digitdet.synth.config import SynthConfig, load_synth_config
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
 from digitdet.synth.glyphs import (
+    FONT_HEIGHT,
     HERSHEY_FONTS,
     count_loops,
     font_glyph,
@@ -315,12 +316,13 @@ def dejavu(tmp_path: Path, rel: str) -> str:
     return copy_dejavu(tmp_path / rel)
 
 
-def test_font_glyphs_look_like_mnist_digits(tmp_path: Path) -> None:
+def test_font_glyphs_keep_the_fonts_strokes(tmp_path: Path) -> None:
     path = dejavu(tmp_path, "f/a.ttf")
     loops = {0: 1, 6: 1, 8: 2, 9: 1}
     for label in range(10):
         g = font_glyph(path, label)
-        assert g.label == label and g.crop.shape[0] == 20  # MNIST's 20-px digit height
+        assert g.label == label and g.crop.shape[0] == FONT_HEIGHT  # not shrunk to MNIST's 20 px
+        assert g.stroke_ok, label  # the skeleton keeps the digit's loops
         assert 0.15 < g.aspect < 1.2, (label, g.aspect)
         assert count_loops(len(g.points), g.edges) >= loops.get(label, 0), label
 

@@ -18,6 +18,7 @@ import numpy as np
 from digitdet.fontset import FONT_DIR, held_out_glob
 
 WORK = 64  # working height (px) of the skeleton
+FONT_HEIGHT = 64  # height (px) of a font digit's crop: the font's strokes, not MNIST's 20 px
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Glyph:
 
 
 def tight_crop(img: np.ndarray, thresh: int = 30) -> np.ndarray:
-    """Crop ``(28, 28) uint8`` to the bounding box of pixels above ``thresh``."""
+    """Crop ``(H, W) uint8`` (an MNIST digit: 28 x 28) to the bounding box of pixels above ``thresh``."""
     ys, xs = np.nonzero(img > thresh)
     if len(ys) == 0:
         return img
@@ -140,7 +141,8 @@ def count_loops(n_points: int, edges: np.ndarray) -> int:
 
 
 def make_glyph(img28: np.ndarray, label: int) -> Glyph:
-    """Build a :class:`Glyph` from one ``(28, 28) uint8`` MNIST image."""
+    """Build a :class:`Glyph` from one ``(28, 28) uint8`` MNIST image (or any ``(H, W) uint8``
+    digit image, white on black)."""
     crop = tight_crop(img28)
     pts, edges = skeleton_graph(crop)
     ok = len(edges) > 0 and count_loops(len(pts), edges) >= LOOPED.get(int(label), 0)
@@ -168,10 +170,11 @@ def hershey_glyph(label: int, font: int, italic: bool = False) -> Glyph:
 
 @cache  # a few fonts x 10 digits
 def font_glyph(path: str, label: int) -> Glyph:
-    """Digit ``label`` in a TrueType or OpenType font file, drawn like an MNIST digit.
+    """Digit ``label`` in a TrueType or OpenType font file.
 
-    Rendered at 96 px with Pillow and shrunk to 20 px tall on a 28-px square like
-    :func:`hershey_glyph`; raises :class:`ValueError` when the font has no glyph for the digit
+    Rendered at 96 px with Pillow and kept ``FONT_HEIGHT`` px tall (not shrunk to MNIST's 20
+    px like :func:`hershey_glyph`), so a big or natural-pen digit keeps the font's own thin and
+    thick strokes and loops; raises :class:`ValueError` when the font has no glyph for the digit
     (no ink, or the same drawing as a character no font has: its "missing glyph" box).
     """
     from PIL import Image, ImageDraw, ImageFont
@@ -186,7 +189,11 @@ def font_glyph(path: str, label: int) -> Glyph:
     big = draw(str(label))
     if not (big > 30).any() or np.array_equal(big, draw("\U0010fffd")):  # a private-use code point
         raise ValueError(f"font {path} has no glyph for '{label}'")
-    return _mnist_sized(big, label)
+    crop = tight_crop(big)
+    h, w = crop.shape
+    small = cv2.resize(crop, (max(1, round(w * FONT_HEIGHT / h)), FONT_HEIGHT),
+                       interpolation=cv2.INTER_AREA)
+    return make_glyph(small, label)
 
 
 def _mnist_sized(big: np.ndarray, label: int) -> Glyph:
