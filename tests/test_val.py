@@ -251,4 +251,5 @@ def test_write_failure_sheets(tmp_path: Path, case: str, stale: list[str], count
     assert sorted(p.name for p in tmp_path.iterdir()) == after
     for name in after:  # four 400-px cells a row, as many rows as needed
         rows = -(-counts[name] // 4)
-        assert cv2.imread(str(tmp_path / name)).shape == (400 * rows, 1600, 3)
+        sheet = cv2.imread(str(tmp_path / name))
+        assert sheet is not None and sheet.shape == (400 * rows, 1600, 3)
