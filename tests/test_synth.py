@@ -494,11 +494,17 @@ def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
     assert not any(spec.startswith("t10k[5") for spec in cfg.pools["train"] + cfg.pools["val"])
 
 
-def test_fonts_config_trains_on_no_held_out_font() -> None:
+@pytest.mark.parametrize("name, single_prob, thinnest_pen", [
+    ("synth-fonts.yaml", 0.3, 0.03),   # the style scenes with font digits
+    ("synth-paint.yaml", 0.85, 0.006),  # drawing-pad scenes, brushes far thinner than 3 % too
+])
+def test_font_configs_train_on_no_held_out_font(name: str, single_prob: float,
+                                                thinnest_pen: float) -> None:
     from digitdet.fontset import FONT_DIR, held_out_glob
 
-    path = ROOT / "configs" / "synth-fonts.yaml"
+    path = ROOT / "configs" / name
     raw = yaml.safe_load(path.read_text())
+    assert (raw["single_prob"], raw["pen_rel"][0]) == (single_prob, thinnest_pen)
     assert raw["font_prob"] > 0 and raw["fonts"]
     # no font pattern could name a font val --fonts measures (its files need not be installed here)
     assert not [p for p in raw["fonts"] if held_out_glob(f"{FONT_DIR}/{p}")]
