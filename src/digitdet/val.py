@@ -29,7 +29,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,11 +41,7 @@ from digitdet.letterbox import letterbox_shape
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Number
 
-if TYPE_CHECKING:
-    from digitdet.synth.glyphs import Glyph
-
 IOUV = np.linspace(0.5, 0.95, 10)
-PAINT_DIGITS = 1000  # held-out MNIST digits redrawn with each paint brush
 
 
 def _one_to_one(iou: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -318,42 +314,6 @@ def top1_on_canvases(detector: Any, canvases: Iterable[np.ndarray], labels: np.n
     return right / n, found / n
 
 
-# Paint-program digits: (name, pen width in px, or as a fraction of the digit height when < 1)
-PAINT_PENS = (("hairline", 3.0), ("fat", 0.12))
-PAINT_CANVAS = (1280, 960)  # (w, h) of the paint program's canvas
-PAINT_HEIGHT = 700  # digit height in px
-
-
-def paint_canvas(glyph: Glyph, pen: float, invert: bool, size: tuple[int, int] = PAINT_CANVAS,
-                 height: int = PAINT_HEIGHT) -> np.ndarray:
-    """A digit as drawn with a round brush in a paint program: ``glyph``'s skeleton redrawn
-    about ``height`` px tall with a ``pen`` px brush (a fraction of ``height`` when under 1), centred
-    on a ``size`` (w, h) canvas, white on black or (``invert``) black on white:
-    ``uint8 (h, w, 3)``."""
-    from digitdet.synth.glyphs import render_stroke
-
-    pw = pen * height if pen < 1 else pen
-    mask = render_stroke(glyph, height, max(8, round(height * glyph.aspect + pw)), pw)
-    w, h = size
-    out = np.zeros((h, w), np.float32)
-    mh, mw = min(mask.shape[0], h), min(mask.shape[1], w)
-    y0, x0 = (h - mh) // 2, (w - mw) // 2
-    out[y0:y0 + mh, x0:x0 + mw] = mask[:mh, :mw] * 255
-    gray = out.round().astype(np.uint8)
-    return cv2.cvtColor(255 - gray if invert else gray, cv2.COLOR_GRAY2BGR)
-
-
-def paint_glyphs(images: np.ndarray, labels: np.ndarray) -> tuple[list[Glyph], np.ndarray]:
-    """Skeleton glyphs of ``(N, 28, 28) uint8`` digits for :func:`paint_canvas`, and their
-    labels; digits whose skeleton loses a loop (a 0 or 8 that thins to an open stroke, about 5 %)
-    are left out, since their redrawing would not be the digit."""
-    from digitdet.synth.glyphs import make_glyph
-
-    glyphs = [make_glyph(img, int(label)) for img, label in zip(images, labels, strict=True)]
-    ok = np.array([g.stroke_ok for g in glyphs], bool)
-    return [g for g, k in zip(glyphs, ok, strict=True) if k], np.asarray(labels)[ok]
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.val", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -409,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                 top1, found = mnist_top1(detector, x, y, invert, args.conf_thres, canvas, digit)
                 report[f"mnist_top1_{name}"] = top1
                 report[f"mnist_found_{name}"] = found
+            from digitdet.paintset import PAINT_DIGITS, PAINT_PENS, paint_canvas, paint_glyphs
+
             # the first 1,000 redrawn with a paint program's hairline or fat brush, 700 px tall
             glyphs, labels = paint_glyphs(x[:PAINT_DIGITS], y[:PAINT_DIGITS])
             report["paint_n"] = len(labels)
@@ -436,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if key == "fonts" and isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "sweep"}
-        print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
+        print(f"{key:>36}: {value:.4f}" if isinstance(value, float) else f"{key:>36}: {value}")
     if report["sweep"]:
         print(f"{args.split} split by confidence:\n{format_sweep(report['sweep'])}")
     if report.get("fonts", {}).get("sweep"):
