@@ -35,11 +35,10 @@ def paint_canvas(glyph: Glyph, pen: float, invert: bool, size: tuple[int, int] =
     pw = pen * height if pen < 1 else pen
     mask = render_stroke(glyph, height, max(8, round(height * glyph.aspect + pw)), pw)
     w, h = size
-    out = np.zeros((h, w), np.float32)
+    gray = np.zeros((h, w), np.uint8)
     mh, mw = min(mask.shape[0], h), min(mask.shape[1], w)
     y0, x0 = (h - mh) // 2, (w - mw) // 2
-    out[y0:y0 + mh, x0:x0 + mw] = mask[:mh, :mw] * 255
-    gray = out.round().astype(np.uint8)
+    gray[y0:y0 + mh, x0:x0 + mw] = (mask[:mh, :mw] * 255).round()
     return cv2.cvtColor(255 - gray if invert else gray, cv2.COLOR_GRAY2BGR)
 
 

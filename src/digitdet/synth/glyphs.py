@@ -189,20 +189,25 @@ def font_glyph(path: str, label: int) -> Glyph:
     big = draw(str(label))
     if not (big > 30).any() or np.array_equal(big, draw("\U0010fffd")):  # a private-use code point
         raise ValueError(f"font {path} has no glyph for '{label}'")
+    return make_glyph(_shrunk(big, FONT_HEIGHT), label)
+
+
+def _shrunk(big: np.ndarray, height: int, max_width: int | None = None) -> np.ndarray:
+    """A digit drawn large ``uint8 (H, W)``, tight-cropped and shrunk to ``height`` px tall,
+    its aspect kept (the width capped at ``max_width``)."""
     crop = tight_crop(big)
     h, w = crop.shape
-    small = cv2.resize(crop, (max(1, round(w * FONT_HEIGHT / h)), FONT_HEIGHT),
-                       interpolation=cv2.INTER_AREA)
-    return make_glyph(small, label)
+    nw = max(1, round(w * height / h))
+    if max_width is not None:
+        nw = min(nw, max_width)
+    return cv2.resize(crop, (nw, height), interpolation=cv2.INTER_AREA)
 
 
 def _mnist_sized(big: np.ndarray, label: int) -> Glyph:
-    """A digit drawn large ``uint8 (H, W)``, tight-cropped and shrunk to 20 px tall on a 28-px
-    square as MNIST digits are, then made a :class:`Glyph`."""
-    crop = tight_crop(big)
-    h, w = crop.shape
-    nw = max(1, min(28, round(w * 20 / h)))
-    small = cv2.resize(crop, (nw, 20), interpolation=cv2.INTER_AREA)
+    """A digit drawn large ``uint8 (H, W)``, shrunk to 20 px tall on a 28-px square as MNIST
+    digits are, then made a :class:`Glyph`."""
+    small = _shrunk(big, 20, max_width=28)
+    nw = small.shape[1]
     img28 = np.zeros((28, 28), np.uint8)
     x0 = (28 - nw) // 2
     img28[4:24, x0:x0 + nw] = small
