@@ -23,7 +23,7 @@ DATA ?= data/digits.yaml
 CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 
-.PHONY: setup data train export ship detect val bench serve loadtest test lint clean
+.PHONY: setup fonts data train export ship detect val bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -33,6 +33,20 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## install everything (runtime, training, serving, dev tools)
+
+# Debian handwriting fonts: val --fonts' held-out set, then the ones configs/synth-fonts.yaml and
+# configs/synth-paint.yaml train on (the two sets share no package)
+VAL_FONTS := fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-humor-sans \
+  fonts-comic-neue fonts-kaushanscript fonts-kristi fonts-dancingscript
+TRAIN_FONTS := fonts-havana fonts-ecolier-court fonts-fantasque-sans fonts-klee fonts-rufscript \
+  fonts-kiloji fonts-seto fonts-navilu fonts-tomsontalks fonts-tlwg-purisa-otf fonts-leckerli-one \
+  fonts-lobster
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+fonts:  ## apt-install the handwriting fonts of val --fonts and of the font/paint synth configs
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VAL_FONTS) $(TRAIN_FONTS) >/dev/null
+	@fc-list | grep -c -i -E "dkg|breip|havana|ecolier" | xargs echo "handwriting font files found:"
 
 data: $(STAMP)  ## synthesize the dataset into datasets/digits
 	$(PY) -m digitdet.synth $(MNIST_FLAG) --workers $$(nproc)
