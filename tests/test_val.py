@@ -197,6 +197,16 @@ def test_cli_bad_confidence(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert "\n" not in err and not (tmp_path / "m.json").exists()
 
 
+def test_cli_bad_mnist_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a missing --mnist-dir is one line and exit 2, before any scene is read (no dataset here)
+    args = ["--mnist-dir", str(tmp_path / "nope"), "--dataset", str(tmp_path / "none"),
+            "--save-json", str(tmp_path / "m.json")]
+    assert val_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"digitdet.val: error: MNIST folder {tmp_path / 'nope'} does not exist"
+    assert not (tmp_path / "m.json").exists()
+
+
 GT = np.array([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], np.float32)  # 10, 30, 60 px tall
 
 

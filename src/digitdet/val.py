@@ -37,6 +37,7 @@ import numpy as np
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_yolo_labels
+from digitdet.mnist import MnistError
 from digitdet.letterbox import letterbox_shape
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Number
@@ -349,16 +350,18 @@ def main(argv: list[str] | None = None) -> int:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
                                  scaleup=args.scaleup)
+        data = None
+        if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
+            from digitdet import mnist
+
+            data = mnist.load(args.mnist_dir)
         failures: list[tuple[np.ndarray, Any, dict]] = []
         scene = evaluate_split(detector, Path(args.dataset), args.split, args.conf_thres,
                                args.limit, failures, sweep)
         report: dict[str, Any] = {"weights": str(detector.weights), "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
-        if not args.no_mnist:
-            from digitdet import mnist
-
-            data = mnist.load(args.mnist_dir)
+        if data is not None:
             x, y = data.test_images[5000:10000], data.test_labels[5000:10000]
             report["mnist_heldout_n"] = len(y)
             # 112-px digits on 160-px canvases both ways; 400-px digits on 480-px canvases, as
@@ -386,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
             report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed,
                                              sweep=sweep, failures=font_failures)
-    except UserError as exc:
+    except (UserError, MnistError) as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.save_json)
