@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -34,6 +35,31 @@ def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, scaleup: boo
     fwd[:, [0, 2]] = fwd[:, [0, 2]] * info.scale_x + info.left
     fwd[:, [1, 3]] = fwd[:, [1, 3]] * info.scale_y + info.top
     assert np.allclose(unletterbox_boxes(fwd, info), boxes, atol=1e-3)
+
+
+@pytest.mark.parametrize("h, w, size, area", [
+    (480, 640, 480, False),    # 0.75x: bilinear, exactly as ultralytics resizes a VGA frame
+    (960, 1280, 640, False),   # exactly 0.5x: still bilinear
+    (960, 1280, 480, True),    # 0.375x, a paint program's canvas: averaged
+    (3024, 4032, 480, True),   # 0.12x, a phone photo: averaged
+])
+def test_letterbox_interpolation(h: int, w: int, size: int, area: bool) -> None:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out, info = letterbox(img, size, auto=False)
+    nh, nw = round(h * info.scale_y), round(w * info.scale_x)
+    want = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR)
+    assert np.array_equal(out[info.top:info.top + nh, info.left:info.left + nw], want)
+
+
+def test_letterbox_keeps_a_hairline_on_a_big_image() -> None:
+    # a 3-px dark line on a 4032x3024 white photo is 0.36 px at 480: averaged, every row of it
+    # stays visibly darker than the paper; sampled bilinearly, most rows would miss it
+    img = np.full((3024, 4032, 3), 255, np.uint8)
+    img[:, 2000:2003] = 0
+    out, info = letterbox(img, 480, auto=False)
+    rows = out[info.top:info.top + round(3024 * info.scale_y)]
+    assert (rows.min(axis=1).max(axis=1) < 200).all()
 
 
 def test_letterbox_pads_with_grey_and_centres() -> None:
