@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
+from digitdet import mnist
+from digitdet.paintset import main as paint_main
 from digitdet.paintset import paint_canvas, paint_glyphs
+
+from conftest import make_onnx, write_mnist, yolo_output
 
 
 def bar28() -> np.ndarray:
@@ -44,3 +50,38 @@ def test_paint_glyphs_leave_out_digits_whose_loop_is_lost() -> None:
     # the ring is a 0 with its loop, and a bar is a fine 1, but a bar labelled 0 has no loop
     glyphs, labels = paint_glyphs(np.stack([ring, bar28(), bar28()]), np.array([0, 1, 0]))
     assert labels.tolist() == [0, 1] and [g.label for g in glyphs] == [0, 1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--canvas", "1280"], "--canvas takes WIDTHxHEIGHT"),          # no height
+    (["--canvas", "0x960"], "--canvas takes WIDTHxHEIGHT"),         # zero width
+    (["--height", "1000"], "canvas height 960, got 1000"),          # taller than the canvas
+    (["--pen", "0"], "--pen must be positive, got 0"),              # no brush
+    (["--limit", "0"], "between 1 and 5000, got 0"),                # no digits
+    (["--conf-thres", "1"], "between 0 and 1, got 1"),              # confidence out of range
+    (["--mnist-dir", "MISSING"], "does not exist"),                 # no MNIST there
+    (["--mnist-dir", "SMALL"], "the held-out ones start at 5000"),  # MNIST without t10k 5000+
+])
+def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                       message: str) -> None:
+    small = write_mnist(tmp_path / "small", n_train=10, n_test=20)
+    args = [{"MISSING": str(tmp_path / "none"), "SMALL": str(small)}.get(a, a) for a in args]
+    assert paint_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("digitdet.paintset: error: ") and message in err and "\n" not in err
+
+
+def test_cli_reports_both_polarities(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a model that always answers "1" at 0.9: top-1 is the share of 1s among the kept digits
+    folder = write_mnist(tmp_path / "m", n_train=10, n_test=5020)
+    onnx = make_onnx(tmp_path / "one.onnx", yolo_output([(100, 100, 50, 80, 1, 0.9)]))
+    data = mnist.load_dir(folder)
+    _, labels = paint_glyphs(data.test_images[5000:5020], data.test_labels[5000:5020])
+    share = f"{(labels == 1).mean() * 100:.1f} %"
+    assert paint_main(["--weights", str(onnx), "--mnist-dir", str(folder), "--canvas", "640x480",
+                       "--height", "300", "--pen", "0.05", "--limit", "20"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{len(labels)} held-out MNIST digits, 300 px tall, 15-px brush, "
+                             "640x480 canvas")
+    assert out[1:] == [f"black on white: top-1 {share}, found above 0.25 {share}",
+                       f"white on black: top-1 {share}, found above 0.25 {share}"]

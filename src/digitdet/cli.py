@@ -1,4 +1,5 @@
-"""The ``digitdet`` command: ``digitdet <detect|serve|synth|train|export|val|bench|soup> [args]``."""
+"""The ``digitdet`` command: ``digitdet <command> [args]``, each command one module's ``main``
+(detect, serve, synth, train, export, val, bench, loadtest, paintset, soup)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "digitdet.synth.__main__",
             "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
-            "bench": "digitdet.bench", "loadtest": "digitdet.loadtest",
+            "bench": "digitdet.bench", "loadtest": "digitdet.loadtest", "paintset": "digitdet.paintset",
             "soup": "digitdet.soup"}
 
 

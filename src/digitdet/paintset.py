@@ -4,15 +4,27 @@ A digit drawn with a mouse or a stylus on a big canvas is a uniform stroke of th
 hairline or fat, whatever its size; MNIST's own strokes are about a tenth of the digit's height.
 Each digit's skeleton (:mod:`digitdet.synth.glyphs`) is redrawn about 700 px tall on a 1280x960
 canvas with a 3-px or a fat brush, black on white or white on black; ``python -m digitdet.val``
-reports top-1 on them beside the MNIST lines.
+reports top-1 on them beside the MNIST lines. Run alone, it measures any canvas and brush:
+
+Usage:
+    python -m digitdet.paintset --mnist-dir ../shared/mnist          # val's hairline line
+    python -m digitdet.paintset --canvas 4032x3024 --height 1500 --pen 3 --limit 300
+                                                   # a 3-px brush on a phone-photo-sized canvas
+    python -m digitdet.paintset --pen 0.12 --weights runs/train/exp/weights/best.onnx --augment
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+from digitdet.decode import DEFAULT_CONF
+from digitdet.errors import UserError
+from digitdet.mnist import MnistError
 
 if TYPE_CHECKING:
     from digitdet.synth.glyphs import Glyph
@@ -51,3 +63,68 @@ def paint_glyphs(images: np.ndarray, labels: np.ndarray) -> tuple[list[Glyph], n
     glyphs = [make_glyph(img, int(label)) for img, label in zip(images, labels, strict=True)]
     ok = np.array([g.stroke_ok for g in glyphs], bool)
     return [g for g, k in zip(glyphs, ok, strict=True) if k], np.asarray(labels)[ok]
+
+
+def _canvas_size(text: str) -> tuple[int, int]:
+    """``'WxH'`` to ``(w, h)``; raises :class:`UserError` otherwise."""
+    w, _, h = text.lower().partition("x")
+    if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        raise UserError(f"--canvas takes WIDTHxHEIGHT in pixels, e.g. 1280x960, got '{text}'")
+    return int(w), int(h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitdet.paintset", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=None, help="model (default: the shipped one)")
+    p.add_argument("--mnist-dir", default=None)
+    p.add_argument("--canvas", default="x".join(map(str, PAINT_CANVAS)), help="WIDTHxHEIGHT")
+    p.add_argument("--height", type=int, default=PAINT_HEIGHT, help="digit height in px")
+    p.add_argument("--pen", type=float, default=3.0,
+                   help="brush width in px, or a fraction of the digit height when under 1")
+    p.add_argument("--limit", type=int, default=PAINT_DIGITS,
+                   help="first N held-out MNIST digits (t10k 5000 on)")
+    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
+    p.add_argument("--imgsz", type=int, default=None)
+    p.add_argument("--augment", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        w, h = _canvas_size(args.canvas)
+        if not 8 <= args.height <= h:
+            raise UserError(f"--height must lie between 8 and the canvas height {h}, got {args.height}")
+        if args.pen <= 0:
+            raise UserError(f"--pen must be positive, got {args.pen:g}")
+        if not 1 <= args.limit <= 5000:
+            raise UserError(f"--limit must lie between 1 and 5000, got {args.limit}")
+        if not 0.0 < args.conf_thres < 1.0:
+            raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
+        from digitdet import mnist
+        from digitdet.detector import DigitDetector
+        from digitdet.val import top1_on_canvases
+
+        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
+                                 augment=args.augment)
+        data = mnist.load(args.mnist_dir)
+    except (UserError, MnistError) as exc:
+        print(f"digitdet.paintset: error: {exc}", file=sys.stderr)
+        return 2
+    if len(data.test_labels) <= 5000:
+        print(f"digitdet.paintset: error: the MNIST test set has {len(data.test_labels)} digits; "
+              "the held-out ones start at 5000", file=sys.stderr)
+        return 2
+    x = data.test_images[5000:5000 + args.limit]
+    glyphs, labels = paint_glyphs(x, data.test_labels[5000:5000 + args.limit])
+    brush = f"{args.pen * args.height:.0f}-px" if args.pen < 1 else f"{args.pen:g}-px"
+    print(f"{len(labels)} held-out MNIST digits, {args.height} px tall, {brush} brush, "
+          f"{w}x{h} canvas, {detector.weights}")
+    for invert in (True, False):
+        top1, found = top1_on_canvases(
+            detector, (paint_canvas(g, args.pen, invert, (w, h), args.height) for g in glyphs),
+            labels, args.conf_thres)
+        name = "black on white" if invert else "white on black"
+        print(f"{name}: top-1 {top1 * 100:.1f} %, found above {args.conf_thres:g} {found * 100:.1f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

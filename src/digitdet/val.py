@@ -37,8 +37,8 @@ import numpy as np
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_yolo_labels
-from digitdet.mnist import MnistError
 from digitdet.letterbox import letterbox_shape
+from digitdet.mnist import MnistError
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections, Number
 
