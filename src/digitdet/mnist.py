@@ -22,6 +22,7 @@ import numpy as np
 
 ENV_VAR = "DIGITDET_MNIST_DIR"
 DEFAULT_CACHE = Path("datasets/mnist")
+HELDOUT_START = 5000  # t10k digits from here on are never used for training (test split, val)
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -65,6 +65,17 @@ def paint_glyphs(images: np.ndarray, labels: np.ndarray) -> tuple[list[Glyph], n
     return [g for g, k in zip(glyphs, ok, strict=True) if k], np.asarray(labels)[ok]
 
 
+def paint_top1(detector: Any, glyphs: list[Glyph], labels: np.ndarray, pen: float, invert: bool,
+               conf: float = DEFAULT_CONF, size: tuple[int, int] = PAINT_CANVAS,
+               height: int = PAINT_HEIGHT) -> tuple[float, float]:
+    """``(top1, found)`` of ``detector`` on ``glyphs`` painted with ``pen`` (see
+    :func:`paint_canvas` and :func:`digitdet.val.top1_on_canvases`)."""
+    from digitdet.val import top1_on_canvases
+
+    canvases = (paint_canvas(g, pen, invert, size, height) for g in glyphs)
+    return top1_on_canvases(detector, canvases, labels, conf)
+
+
 def _canvas_size(text: str) -> tuple[int, int]:
     """``'WxH'`` to ``(w, h)``; raises :class:`UserError` otherwise."""
     w, _, h = text.lower().partition("x")
@@ -100,27 +111,25 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
         from digitdet import mnist
         from digitdet.detector import DigitDetector
-        from digitdet.val import top1_on_canvases
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  augment=args.augment)
         data = mnist.load(args.mnist_dir)
+        start = mnist.HELDOUT_START
+        if len(data.test_labels) <= start:
+            raise UserError(f"the MNIST test set has {len(data.test_labels)} digits; "
+                            f"the held-out ones start at {start}")
     except (UserError, MnistError) as exc:
         print(f"digitdet.paintset: error: {exc}", file=sys.stderr)
         return 2
-    if len(data.test_labels) <= 5000:
-        print(f"digitdet.paintset: error: the MNIST test set has {len(data.test_labels)} digits; "
-              "the held-out ones start at 5000", file=sys.stderr)
-        return 2
-    x = data.test_images[5000:5000 + args.limit]
-    glyphs, labels = paint_glyphs(x, data.test_labels[5000:5000 + args.limit])
+    held = slice(start, start + args.limit)
+    glyphs, labels = paint_glyphs(data.test_images[held], data.test_labels[held])
     brush = f"{args.pen * args.height:.0f}-px" if args.pen < 1 else f"{args.pen:g}-px"
     print(f"{len(labels)} held-out MNIST digits, {args.height} px tall, {brush} brush, "
           f"{w}x{h} canvas, {detector.weights}")
     for invert in (True, False):
-        top1, found = top1_on_canvases(
-            detector, (paint_canvas(g, args.pen, invert, (w, h), args.height) for g in glyphs),
-            labels, args.conf_thres)
+        top1, found = paint_top1(detector, glyphs, labels, args.pen, invert, args.conf_thres,
+                                 (w, h), args.height)
         name = "black on white" if invert else "white on black"
         print(f"{name}: top-1 {top1 * 100:.1f} %, found above {args.conf_thres:g} {found * 100:.1f} %")
     return 0

@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
         if data is not None:
-            x, y = data.test_images[5000:10000], data.test_labels[5000:10000]
+            x, y = data.test_images[mnist.HELDOUT_START:], data.test_labels[mnist.HELDOUT_START:]
             report["mnist_heldout_n"] = len(y)
             # 112-px digits on 160-px canvases both ways; 400-px digits on 480-px canvases, as
             # drawn big in a paint program (black on white)
@@ -372,15 +372,14 @@ def main(argv: list[str] | None = None) -> int:
                 top1, found = mnist_top1(detector, x, y, invert, args.conf_thres, canvas, digit)
                 report[f"mnist_top1_{name}"] = top1
                 report[f"mnist_found_{name}"] = found
-            from digitdet.paintset import PAINT_DIGITS, PAINT_PENS, paint_canvas, paint_glyphs
+            from digitdet.paintset import PAINT_DIGITS, PAINT_PENS, paint_glyphs, paint_top1
 
             # the first 1,000 redrawn with a paint program's hairline or fat brush, 700 px tall
             glyphs, labels = paint_glyphs(x[:PAINT_DIGITS], y[:PAINT_DIGITS])
             report["paint_n"] = len(labels)
             for (pen_name, pen), invert in itertools.product(PAINT_PENS, (True, False)):
                 name = f"{pen_name}_{'black_on_white' if invert else 'white_on_black'}"
-                top1, found = top1_on_canvases(
-                    detector, (paint_canvas(g, pen, invert) for g in glyphs), labels, args.conf_thres)
+                top1, found = paint_top1(detector, glyphs, labels, pen, invert, args.conf_thres)
                 report[f"paint_top1_{name}"] = top1
                 report[f"paint_found_{name}"] = found
         font_failures: list[tuple[np.ndarray, Any, dict]] = []
