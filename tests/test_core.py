@@ -129,6 +129,24 @@ def test_nms_table() -> None:
     assert nms(boxes, scores, 0.85).tolist() == [1, 2, 0]
 
 
+@pytest.mark.parametrize("n, iou, seed", [
+    (1, 0.45, 0),      # a single box is kept
+    (60, 0.45, 1),     # a frame's worth of candidates at the default threshold
+    (300, 0.45, 2),    # crowded: most boxes suppressed
+    (300, 0.0, 3),     # any overlap suppresses
+    (300, 0.95, 4),    # almost nothing suppressed
+])
+def test_nms_matches_torchvision(n: int, iou: float, seed: int) -> None:
+    torch = pytest.importorskip("torch")
+    ops = pytest.importorskip("torchvision.ops")
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2), np.float32) * 200
+    boxes = np.concatenate([xy, xy + 5 + rng.random((n, 2), np.float32) * 60], 1)
+    scores = rng.random(n, np.float32)
+    want = ops.nms(torch.from_numpy(boxes), torch.from_numpy(scores), iou).numpy()
+    assert nms(boxes, scores, iou).tolist() == want.tolist()
+
+
 def test_xywh2xyxy() -> None:
     assert xywh2xyxy(np.array([[10, 20, 4, 6]], np.float32)).tolist() == [[8, 17, 12, 23]]
 

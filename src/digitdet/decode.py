@@ -30,18 +30,6 @@ def xywh2xyxy(xywh: np.ndarray) -> np.ndarray:
     return out
 
 
-def box_iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU ``(M,)`` between one ``(4,)`` box and ``(M, 4)`` boxes (xyxy)."""
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def box_area(boxes: np.ndarray) -> np.ndarray:
     """Areas ``(M,)`` of ``(M, 4)`` xyxy boxes."""
     return (boxes[:, 2:] - boxes[:, :2]).prod(1)
@@ -67,15 +55,19 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_thres: float) -> np.ndarray:
     """Greedy NMS: indices ``(K,) int64`` of kept boxes, by descending score."""
     order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = (np.ascontiguousarray(c) for c in boxes[order].T)
+    area = (x2 - x1) * (y2 - y1)
+    alive = np.ones(len(order), bool)
     keep = []
-    while order.size:
-        i = order[0]
+    for i in range(len(order)):  # each kept box suppresses the lower-scored ones it overlaps
+        if not alive[i]:
+            continue
         keep.append(i)
-        if order.size == 1:
-            break
-        rest = order[1:]
-        order = rest[box_iou_one(boxes[i], boxes[rest]) <= iou_thres]
-    return np.asarray(keep, np.int64)
+        rest = slice(i + 1, None)
+        inter = (np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
+                 * np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0))
+        alive[rest] &= inter / np.maximum(area[i] + area[rest] - inter, 1e-9) <= iou_thres
+    return order[np.asarray(keep, np.int64)]
 
 
 def nms_by_class(boxes: np.ndarray, scores: np.ndarray, cls: np.ndarray, iou_thres: float,
@@ -101,15 +93,16 @@ def decode(output: np.ndarray, conf_thres: float = DEFAULT_CONF, iou_thres: floa
     if pred.ndim != 2 or pred.shape[0] < 5:
         raise ValueError(f"expected YOLOv5u output (1, 4+nc, N), got {output.shape}")
     scores_all = pred[4:]
-    cls = scores_all.argmax(0)
-    conf = scores_all[cls, np.arange(pred.shape[1])]
-    keep = conf > conf_thres
+    conf = scores_all.max(0)  # the best class's score; its id only for boxes above conf_thres
+    keep = np.flatnonzero(conf > conf_thres)
+    cls = scores_all[:, keep].argmax(0)
     if classes is not None:
-        keep &= np.isin(cls, classes)
-    if not keep.any():
+        mask = np.isin(cls, classes)
+        keep, cls = keep[mask], cls[mask]
+    if not keep.size:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     boxes = xywh2xyxy(pred[:4, keep].T.astype(np.float32))
-    conf, cls = conf[keep].astype(np.float32), cls[keep].astype(np.int64)
+    conf, cls = conf[keep].astype(np.float32), cls.astype(np.int64)
     if len(conf) > MAX_NMS:
         top = np.argsort(-conf, kind="stable")[:MAX_NMS]
         boxes, conf, cls = boxes[top], conf[top], cls[top]

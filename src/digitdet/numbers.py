@@ -78,8 +78,10 @@ def read_numbers(det: Detections, split_gap: float = SPLIT_GAP) -> list[Number]:
     idx = _dedupe(det)
     boxes = det.xyxy[idx]
     groups = [[int(idx[k]) for k in chain] for chain in _chains(boxes, split_gap)]
-    nbox = np.array([[det.xyxy[g, 0].min(), det.xyxy[g, 1].min(), det.xyxy[g, 2].max(),
-                      det.xyxy[g, 3].max()] for g in groups], np.float32)
+    xy = det.xyxy.tolist()  # a few boxes: Python min/max beat numpy's per-call cost
+    nbox = np.array([[min(xy[i][0] for i in g), min(xy[i][1] for i in g),
+                      max(xy[i][2] for i in g), max(xy[i][3] for i in g)] for g in groups],
+                    np.float32)
     lines = _chains(nbox, LINE_GAP)
     lines.sort(key=lambda line: float(np.mean(nbox[line, 1])))
     out = []
