@@ -19,6 +19,7 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.bench", "--onnx", "missing.onnx"], "not found"),                   # bench model
     (["-m", "digitdet.bench", "--images", "none/*.jpg"], "no images match"),             # bench frames
     (["-m", "digitdet.bench", "--n", "0"], "--n must be at least 1"),                     # bench count
+    (["-m", "digitdet.bench", "--frame-size", "4032"], "--frame-size takes WIDTHxHEIGHT"),  # no height
     (["-m", "digitdet.val", "--fonts-per-font", "0"], "at least 1"),                     # font sample
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -52,3 +53,22 @@ def test_bench_reports_the_median_round(ips: list[float], median: float, low: fl
     t = median_of([Timing("x", v, 1.0, 10.0 + i, 2.0) for i, v in enumerate(ips)])
     assert (t.images_per_s, t.low, t.high) == (median, low, high)
     assert t.inf_ms == pytest.approx(10.0 + (len(ips) - 1) / 2)  # ms split: mean over rounds
+
+
+@pytest.mark.parametrize("sizes, want, n, shape", [
+    ([(640, 480), (320, 240), (640, 480)], (640, 480), 5, [(480, 640, 3)] * 2),  # only exact sizes
+    ([(640, 480)] * 3, (640, 480), 2, [(480, 640, 3)] * 2),                       # at most n
+    ([(640, 480), (320, 240)], (4032, 3024), 5, [(3024, 4032, 3)] * 2),          # none fit: resized
+])
+def test_bench_frames_have_the_asked_size(tmp_path: Path, sizes: list[tuple[int, int]],
+                                          want: tuple[int, int], n: int,
+                                          shape: list[tuple[int, int, int]]) -> None:
+    import cv2
+    import numpy as np
+
+    from digitdet.bench import load_frames
+
+    for i, (w, h) in enumerate(sizes):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((h, w, 3), 40 * i, np.uint8))
+    frames = load_frames(str(tmp_path / "*.png"), n, want)
+    assert [f.shape for f in frames] == shape

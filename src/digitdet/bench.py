@@ -3,6 +3,7 @@
 Usage:
     python -m digitdet.bench                        # shipped model, 100 test-split frames
     python -m digitdet.bench --onnx m.onnx --pt m.pt --images 'datasets/digits/images/test/*.jpg'
+    python -m digitdet.bench --frame-size 4032x3024 --n 20   # phone-photo-sized frames
 
 Runs, end to end from a decoded BGR frame to results: (1) digitdet's ``DigitDetector.predict``
 on the ONNX, one frame at a time (what a live camera gets), (2) ``DigitDetector.predict_many``,
@@ -12,6 +13,10 @@ same ONNX. The pipelines take turns for ``--rounds`` rounds; each reports its me
 (and range) and mean pre/inference/post ms per frame (for (2) they overlap, so they do not add
 up to the wall time), then the speed ratios, and whether digitdet's detections match (4) (same
 classes, boxes within 1 px). This is a benchmark, not a test: figures depend on the machine.
+
+``--frame-size`` enlarges the frames to another size (bilinear), e.g. a phone photo's, where
+letterboxing costs more: digitdet shrinks a frame by averaging once it is more than twice the
+model's size, ultralytics by bilinear sampling, so there their boxes may differ.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import numpy as np
 
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
+from digitdet.image import parse_size
 
 
 @dataclass
@@ -152,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pt", default=str(weights_dir / "digitdet-v5n.pt"))
     p.add_argument("--images", default="datasets/digits/images/test/*.jpg")
     p.add_argument("--n", type=int, default=100)
+    p.add_argument("--frame-size", default="640x480", help="WIDTHxHEIGHT of the frames")
     p.add_argument("--imgsz", type=int, default=None, help="default: the model's own (ONNX metadata)")
     p.add_argument("--rounds", type=int, default=3, help="the pipelines take turns this many times")
     args = p.parse_args(argv)
@@ -163,12 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.n < 1:
             raise UserError(f"--n must be at least 1, got {args.n}")
-        frames = load_frames(args.images, args.n)
+        size = parse_size(args.frame_size, "--frame-size")
+        frames = load_frames(args.images, args.n, size)
         pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz)
     except (FileNotFoundError, UserError) as exc:
         print(f"digitdet.bench: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(frames)} frames of 640x480, imgsz {imgsz}, {os.cpu_count()} CPU cores")
+    print(f"{len(frames)} frames of {size[0]}x{size[1]}, imgsz {imgsz}, {os.cpu_count()} CPU cores")
     pipes["pt"] = ultralytics_pipeline(Path(args.pt), imgsz, "ultralytics YOLO(.pt).predict")
     pipes["onnx"] = ultralytics_pipeline(Path(args.onnx), imgsz, "ultralytics YOLO(.onnx).predict")
     rounds: dict[str, list[Timing]] = {k: [] for k in pipes}

@@ -1,9 +1,11 @@
-"""Bring any image to the 8-bit, 3-channel BGR the model expects."""
+"""Bring any image to the 8-bit, 3-channel BGR the model expects; read ``WxH`` image sizes."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from digitdet.errors import UserError
 
 
 def to_bgr8(img: np.ndarray, rgb: bool = False) -> np.ndarray:
@@ -27,3 +29,12 @@ def to_bgr8(img: np.ndarray, rgb: bool = False) -> np.ndarray:
     if img.shape[2] == 4:
         return cv2.cvtColor(img, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
     return cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if rgb else img
+
+
+def parse_size(text: str, flag: str) -> tuple[int, int]:
+    """``'WxH'`` (e.g. ``'1280x960'``) to ``(w, h)`` ints; :class:`UserError` naming ``flag``
+    otherwise."""
+    w, _, h = text.lower().partition("x")
+    if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+        raise UserError(f"{flag} takes WIDTHxHEIGHT in pixels, e.g. 1280x960, got '{text}'")
+    return int(w), int(h)

@@ -24,6 +24,7 @@ import numpy as np
 
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
+from digitdet.image import parse_size
 from digitdet.mnist import MnistError
 
 if TYPE_CHECKING:
@@ -76,14 +77,6 @@ def paint_top1(detector: Any, glyphs: list[Glyph], labels: np.ndarray, pen: floa
     return top1_on_canvases(detector, canvases, labels, conf)
 
 
-def _canvas_size(text: str) -> tuple[int, int]:
-    """``'WxH'`` to ``(w, h)``; raises :class:`UserError` otherwise."""
-    w, _, h = text.lower().partition("x")
-    if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
-        raise UserError(f"--canvas takes WIDTHxHEIGHT in pixels, e.g. 1280x960, got '{text}'")
-    return int(w), int(h)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.paintset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--augment", action="store_true")
     args = p.parse_args(argv)
     try:
-        w, h = _canvas_size(args.canvas)
+        w, h = parse_size(args.canvas, "--canvas")
         if not 8 <= args.height <= h:
             raise UserError(f"--height must lie between 8 and the canvas height {h}, got {args.height}")
         if args.pen <= 0:
