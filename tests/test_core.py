@@ -37,19 +37,42 @@ def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, scaleup: boo
     assert np.allclose(unletterbox_boxes(fwd, info), boxes, atol=1e-3)
 
 
-@pytest.mark.parametrize("h, w, size, area", [
-    (480, 640, 480, False),    # 0.75x: bilinear, exactly as ultralytics resizes a VGA frame
-    (960, 1280, 640, False),   # exactly 0.5x: still bilinear
-    (960, 1280, 480, True),    # 0.375x, a paint program's canvas: averaged
-    (3024, 4032, 480, True),   # 0.12x, a phone photo: averaged
+@pytest.mark.parametrize("h, w, size, block", [
+    (480, 640, 480, 0),       # 0.75x: bilinear, exactly as ultralytics resizes a VGA frame
+    (960, 1280, 640, 0),      # exactly 0.5x: still bilinear
+    (720, 1280, 480, 2),      # 0.375x, an HD webcam frame: 2x2 blocks averaged, then bilinear
+    (960, 1280, 480, 2),      # 0.375x, a paint program's canvas: the same
+    (3024, 4032, 480, 8),     # 0.12x, a phone photo: 8x8 blocks, then bilinear
+    (3023, 4031, 480, 8),     # odd sizes: the blocks at the edges are partial
 ])
-def test_letterbox_interpolation(h: int, w: int, size: int, area: bool) -> None:
+def test_letterbox_interpolation(h: int, w: int, size: int, block: int) -> None:
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     out, info = letterbox(img, size, auto=False)
     nh, nw = round(h * info.scale_y), round(w * info.scale_x)
-    want = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR)
+    want = img
+    if block:
+        want = cv2.resize(img, None, fx=1 / block, fy=1 / block, interpolation=cv2.INTER_AREA)
+    want = cv2.resize(want, (nw, nh), interpolation=cv2.INTER_LINEAR)
     assert np.array_equal(out[info.top:info.top + nh, info.left:info.left + nw], want)
+
+
+@pytest.mark.parametrize("h, w", [
+    (3023, 4031),   # odd phone-photo size: partial blocks must not shift the image
+    (721, 1281),    # odd HD frame
+    (2000, 3000),   # 6x6 blocks
+])
+def test_letterbox_averaging_keeps_geometry(h: int, w: int) -> None:
+    # a black square maps to where LetterboxInfo says, within a pixel, after averaging
+    img = np.full((h, w, 3), 255, np.uint8)
+    y0, y1, x0, x1 = h // 4, h // 2, w // 3, w // 2
+    img[y0:y1, x0:x1] = 0
+    out, info = letterbox(img, 480)
+    dark = np.argwhere(out[..., 0] < 100)  # mostly covered pixels (the grey padding is 114)
+    (ty0, tx0), (ty1, tx1) = dark.min(0), dark.max(0) + 1
+    want = [y0 * info.scale_y + info.top, x0 * info.scale_x + info.left,
+            y1 * info.scale_y + info.top, x1 * info.scale_x + info.left]
+    assert np.abs(np.array([ty0, tx0, ty1, tx1]) - want).max() <= 1.0
 
 
 def test_letterbox_keeps_a_hairline_on_a_big_image() -> None:
