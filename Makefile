@@ -74,8 +74,8 @@ detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split (ARGS=--augment ...)
 	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts $(if $(WEIGHTS),--weights $(WEIGHTS)) $(ARGS)
 
-bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX)
-	$(PY) -m digitdet.bench
+bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX) (ARGS=--frame-size 4032x3024 ...)
+	$(PY) -m digitdet.bench $(ARGS)
 
 serve: $(STAMP)  ## drawing pad and REST API on http://127.0.0.1:8000
 	$(PY) -m digitdet.serve
