@@ -50,7 +50,7 @@ def test_letterbox_interpolation(h: int, w: int, size: int, block: int) -> None:
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     out, info = letterbox(img, size, auto=False)
     nh, nw = round(h * info.scale_y), round(w * info.scale_x)
-    want = img
+    want: np.ndarray = img
     if block:
         want = cv2.resize(img, None, fx=1 / block, fy=1 / block, interpolation=cv2.INTER_AREA)
     want = cv2.resize(want, (nw, nh), interpolation=cv2.INTER_LINEAR)
