@@ -497,6 +497,7 @@ def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
 @pytest.mark.parametrize("name, single_prob, thinnest_pen", [
     ("synth-fonts.yaml", 0.3, 0.03),   # the style scenes with font digits
     ("synth-paint.yaml", 0.85, 0.006),  # drawing-pad scenes, brushes far thinner than 3 % too
+    ("synth-narrow.yaml", 0.3, 0.03),   # the font scenes with most numbers condensed
 ])
 def test_font_configs_train_on_no_held_out_font(name: str, single_prob: float,
                                                 thinnest_pen: float) -> None:
