@@ -130,11 +130,16 @@ def test_decode_hand_made_output() -> None:
     ({"classes": [0, 1]}, [1, 0]),  # class filter
     ({"max_det": 1}, [7]),          # cap on detections
     ({"conf_thres": 0.65}, [7, 1]),  # stricter confidence
+    ({"conf_thres": 0.95}, []),      # nothing above the threshold
+    ({"classes": [4]}, []),          # the filter leaves nothing
+    ({"classes": [9]}, [9]),         # 2 and 9 tie on the 4th box: it is a 2 (the lower id)
+    ({"classes": [2]}, [2]),         # ... so the 2 filter keeps it and the 9 filter the 5th box
 ])
 def test_decode_options(kwargs: dict, expected: list[int]) -> None:
-    out = np.zeros((14, 3), np.float32)
-    out[:4] = [[10, 50, 90], [10, 10, 10], [8, 8, 8], [8, 8, 8]]
+    out = np.zeros((14, 5), np.float32)
+    out[:4] = [[10, 50, 90, 130, 170], [10] * 5, [8] * 5, [8] * 5]
     out[4 + 7, 0], out[4 + 1, 1], out[4 + 0, 2] = 0.9, 0.7, 0.6
+    out[4 + 2, 3], out[4 + 9, 3], out[4 + 9, 4] = 0.5, 0.5, 0.4
     assert decode(out, **kwargs)[2].tolist() == expected
 
 

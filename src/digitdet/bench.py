@@ -14,7 +14,7 @@ same ONNX. The pipelines take turns for ``--rounds`` rounds; each reports its me
 up to the wall time), then the speed ratios, and whether digitdet's detections match (4) (same
 classes, boxes within 1 px). This is a benchmark, not a test: figures depend on the machine.
 
-``--frame-size`` enlarges the frames to another size (bilinear), e.g. a phone photo's, where
+``--frame-size`` resizes the frames (bilinear) to another size, e.g. a phone photo's, where
 letterboxing costs more: digitdet shrinks a frame by averaging once it is more than twice the
 model's size, ultralytics by bilinear sampling, so there their boxes may differ.
 """
