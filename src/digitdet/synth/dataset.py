@@ -134,7 +134,10 @@ def write_dataset(mnist: Mnist, cfg: SynthConfig, out: Path, data_yaml: Path,
     try:
         bar = tqdm(total=len(jobs), unit="scene", desc="synth", disable=not progress)
         if workers > 1:
-            ctx = mp.get_context("fork")
+            # forkserver, not fork: a worker forked from a process with running threads (ONNX
+            # Runtime, torch, a server in the caller) can inherit a held lock and hang; one
+            # full test run under load failed here after about pytest's 600-s timeout
+            ctx = mp.get_context("forkserver")
             with ctx.Pool(workers, _init, (pools, cfg, str(out))) as pool:
                 for (s, _), line in zip(jobs, pool.imap(_work, jobs, chunksize=16), strict=True):
                     handles[s].write(line + "\n")
