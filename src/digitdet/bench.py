@@ -67,19 +67,19 @@ def load_frames(pattern: str, n: int, size: tuple[int, int] = (640, 480)) -> lis
     paths = sorted(glob.glob(pattern))
     if not paths:
         raise FileNotFoundError(f"no images match '{pattern}' (run 'make data')")
-    frames = []
+    frames: list[np.ndarray] = []
+    others: list[np.ndarray] = []  # the first n of another size, resized if none fits
     for p in paths:
         img = cv2.imread(p)
         if img is None:
             continue
-        if (img.shape[1], img.shape[0]) != size:
-            continue
-        frames.append(img)
-        if len(frames) == n:
-            break
-    if not frames:
-        frames = [cv2.resize(im, size) for im in map(cv2.imread, paths[:n]) if im is not None]
-    return frames
+        if (img.shape[1], img.shape[0]) == size:
+            frames.append(img)
+            if len(frames) == n:
+                break
+        elif len(others) < n:
+            others.append(img)
+    return frames or [cv2.resize(im, size) for im in others]
 
 
 Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
