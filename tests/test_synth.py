@@ -12,7 +12,7 @@ import yaml
 
 from digitdet import mnist
 from digitdet.errors import UserError
-from digitdet.synth.config import SynthConfig, load_synth_config
+from digitdet.synth.config import SynthConfig, load_synth_config, read_synth_settings
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
 from digitdet.synth.glyphs import (
     FONT_HEIGHT,
@@ -199,6 +199,42 @@ def test_unknown_config_key(tmp_path: Path, key: str, message: str) -> None:
     with pytest.raises(UserError, match=message):
         load_synth_config(path)
 
+
+
+@pytest.mark.parametrize("files, expected", [
+    # one base: the child's keys win, the rest is the base's
+    ({"a.yaml": "base: b.yaml\nseed: 5", "b.yaml": "seed: 1\nhershey_prob: 0.3"},
+     {"seed": 5, "hershey_prob": 0.3}),
+    # a chain of two, each file over its own base
+    ({"a.yaml": "base: b.yaml\nshort_prob: 0.1", "b.yaml": "base: c.yaml\nseed: 2",
+      "c.yaml": "seed: 1\nshort_prob: 0.5\ntext_prob: 0.2"},
+     {"seed": 2, "short_prob": 0.1, "text_prob": 0.2}),
+    # a mapping is replaced whole, not merged with the base's
+    ({"a.yaml": "base: b.yaml\nsurfaces: {white: 1.0}", "b.yaml": "surfaces: {white: 2.0, form: 1.0}"},
+     {"surfaces": {"white": 1.0}}),
+    # a base in a subfolder, named relative to the file that names it
+    ({"a.yaml": "base: sub/b.yaml", "sub/b.yaml": "seed: 3"}, {"seed": 3}),
+])
+def test_synth_config_base_chain(tmp_path: Path, files: dict[str, str],
+                                 expected: dict[str, object]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text + "\n")
+    assert read_synth_settings(tmp_path / "a.yaml") == expected
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.yaml": "base: b.yaml"}, r"b.yaml not found \(base of .*a.yaml\)"),  # a missing base
+    ({"a.yaml": "base: b.yaml", "b.yaml": "base: a.yaml"}, "base chain loops back"),  # a loop
+    ({"a.yaml": "base: a.yaml"}, "base chain loops back"),                 # its own base
+    ({"a.yaml": "base: [b.yaml]"}, "base must be a file name"),           # not a name
+    ({"a.yaml": "base: b.yaml", "b.yaml": "sceens: 1"}, "did you mean 'scenes'"),  # a base's typo
+])
+def test_synth_config_bad_base(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text + "\n")
+    with pytest.raises(UserError, match=message):
+        load_synth_config(tmp_path / "a.yaml")
 
 @pytest.mark.parametrize("points, edges, loops", [
     (3, [(0, 1), (1, 2)], 0),                          # a path: no loop
@@ -504,7 +540,7 @@ def test_font_configs_train_on_no_held_out_font(name: str, single_prob: float,
     from digitdet.fontset import FONT_DIR, held_out_glob
 
     path = ROOT / "configs" / name
-    raw = yaml.safe_load(path.read_text())
+    raw = read_synth_settings(path)  # the settings with the base chain resolved
     assert (raw["single_prob"], raw["pen_rel"][0]) == (single_prob, thinnest_pen)
     assert raw["font_prob"] > 0 and raw["fonts"]
     # no font pattern could name a font val --fonts measures (its files need not be installed here)

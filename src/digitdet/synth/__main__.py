@@ -21,7 +21,8 @@ from digitdet.mnist import MnistError
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m digitdet.synth", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/synth.yaml", help="synthesis YAML")
+    p.add_argument("--config", default="configs/synth.yaml",
+                   help="synthesis YAML (its base: key names a YAML it changes)")
     p.add_argument("--mnist-dir", default=None, help="folder with MNIST IDX files")
     p.add_argument("--out", default="datasets/digits", help="dataset folder")
     p.add_argument("--data", default="data/digits.yaml", help="data YAML to write")

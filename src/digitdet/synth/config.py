@@ -1,4 +1,7 @@
-"""Synthesis settings: a dataclass loaded from ``configs/synth.yaml`` with unknown keys rejected."""
+"""Synthesis settings: a dataclass loaded from ``configs/synth.yaml`` or a file over it (``base:``).
+
+Unknown keys are rejected.
+"""
 
 from __future__ import annotations
 
@@ -100,19 +103,50 @@ class SynthConfig:
         return self
 
 
-def load_synth_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SynthConfig:
-    """Read a YAML file into :class:`SynthConfig`; an unknown key is a :class:`UserError`."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
+def read_synth_settings(path: str | Path) -> dict[str, Any]:
+    """Read a synthesis YAML into a dict of settings, its ``base:`` chain resolved.
+
+    ``base: other.yaml`` (relative to the file's own folder) loads that file first; this file's
+    keys then replace the base's whole values (a ``surfaces`` mapping is replaced, not merged).
+    Keys are not checked here; :func:`load_synth_config` does that.
+    """
+    chain: list[Path] = []
+    p = Path(path)
+    while True:
         if not p.is_file():
-            raise UserError(f"synthesis config {p} not found")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{p}: expected a mapping of settings")
+            via = f" (base of {chain[-1]})" if chain else ""
+            raise UserError(f"synthesis config {p} not found{via}")
+        if p.resolve() in (q.resolve() for q in chain):
+            raise UserError(f"{p}: base chain loops back ({' -> '.join(map(str, chain + [p]))})")
+        chain.append(p)
+        data = _read_mapping(p)
+        base = data.get("base")
+        if base is None:
+            break
+        if not isinstance(base, str) or not base:
+            raise UserError(f"{p}: base must be a file name, got {base!r}")
+        p = p.parent / base
+    settings: dict[str, Any] = {}
+    for q in reversed(chain):  # the root first, each file over its base
+        settings.update(_read_mapping(q))
+    settings.pop("base", None)
+    return settings
+
+
+def _read_mapping(p: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{p}: malformed YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{p}: expected a mapping of settings")
+    return data
+
+
+def load_synth_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> SynthConfig:
+    """Read a YAML file (see :func:`read_synth_settings`) into :class:`SynthConfig`, then apply
+    ``overrides``; an unknown key is a :class:`UserError`."""
+    data = read_synth_settings(path) if path is not None else {}
     data.update(overrides or {})
     known = {f.name for f in dataclasses.fields(SynthConfig)}
     for key in data:
