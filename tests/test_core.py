@@ -10,7 +10,7 @@ import pytest
 
 from digitdet.decode import decode, nms, xywh2xyxy
 from digitdet.image import to_bgr8
-from digitdet.letterbox import letterbox, unletterbox_boxes
+from digitdet.letterbox import block_average, letterbox, unletterbox_boxes
 from digitdet.results import Detections
 
 
@@ -50,11 +50,25 @@ def test_letterbox_interpolation(h: int, w: int, size: int, block: int) -> None:
     img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     out, info = letterbox(img, size, auto=False)
     nh, nw = round(h * info.scale_y), round(w * info.scale_x)
-    want: np.ndarray = img
-    if block:
-        want = cv2.resize(img, None, fx=1 / block, fy=1 / block, interpolation=cv2.INTER_AREA)
+    want = block_average(img, block) if block else img
     want = cv2.resize(want, (nw, nh), interpolation=cv2.INTER_LINEAR)
     assert np.array_equal(out[info.top:info.top + nh, info.left:info.left + nw], want)
+
+
+@pytest.mark.parametrize("h, w, k, shape", [
+    (64, 96, 2, (32, 48)),    # one 2x pass
+    (64, 96, 8, (8, 12)),     # three 2x passes
+    (60, 90, 6, (10, 15)),    # a 2x pass, then 3x
+    (63, 81, 3, (21, 27)),    # odd k: one 3x pass
+    (67, 99, 4, (17, 25)),    # odd sizes: partial blocks at the edges, whole ones checked
+])
+def test_block_average_is_the_block_mean(h: int, w: int, k: int, shape: tuple[int, int]) -> None:
+    img = np.random.default_rng(1).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out = block_average(img, k)
+    assert out.shape == (*shape, 3) and out.dtype == np.uint8
+    bh, bw = h // k, w // k  # the whole blocks
+    exact = img[:bh * k, :bw * k].reshape(bh, k, bw, k, 3).mean(axis=(1, 3))
+    assert np.abs(out[:bh, :bw] - exact).max() <= 1.5
 
 
 @pytest.mark.parametrize("h, w", [

@@ -65,16 +65,29 @@ def letterbox(img: np.ndarray, size: int, stride: int = 32, auto: bool = True,
 def resize(img: np.ndarray, nw: int, nh: int) -> np.ndarray:
     """``img (H, W, C) uint8`` resized to ``nw x nh``: bilinear, as ultralytics, unless shrinking
     past ``AREA_BELOW``; then each ``k x k`` block of pixels is averaged first (the largest whole
-    ``k`` that keeps the image at least ``nw x nh``: OpenCV's fast path, much quicker on big
-    images than averaging straight to ``nw x nh``), and the rest, less than 2x, is bilinear."""
+    ``k`` that keeps the image at least ``nw x nh``, see :func:`block_average`), and the rest,
+    less than 2x, is bilinear."""
     h, w = img.shape[:2]
     scale = min(nw / w, nh / h)
     if scale < AREA_BELOW:
-        k = int(1 / scale)
-        img = cv2.resize(img, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
+        img = block_average(img, int(1 / scale))
         if img.shape[:2] == (nh, nw):
             return img
     return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+
+
+def block_average(img: np.ndarray, k: int) -> np.ndarray:
+    """``img (H, W, C) uint8`` with each ``k x k`` block of pixels averaged into one: about
+    ``(H/k, W/k, C) uint8`` (partial blocks at the right and bottom edges average what they
+    hold). Each factor of 2 in ``k`` is one 2x pass (OpenCV's vectorised 2x area path, much
+    quicker on big images than one ``k x k`` pass), the odd rest one more pass, so a value is
+    within 1.5 of its exact block mean (one pass: 0.5)."""
+    while k % 2 == 0:
+        img = cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        k //= 2
+    if k > 1:
+        img = cv2.resize(img, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
+    return img
 
 
 def unletterbox_boxes(xyxy: np.ndarray, info: LetterboxInfo) -> np.ndarray:
