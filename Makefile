@@ -22,8 +22,9 @@ SET ?=
 DATA ?= data/digits.yaml
 CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
+JUDGED = $(if $(filter %.onnx,$(WEIGHTS)),$(WEIGHTS),runs/judge/$(NAME).onnx)
 
-.PHONY: setup fonts data train export ship detect val bench serve loadtest test lint clean
+.PHONY: setup fonts data train export ship detect val judge bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -73,6 +74,14 @@ detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 
 val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS=) model on the held-out test split (ARGS=--augment ...)
 	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts $(if $(WEIGHTS),--weights $(WEIGHTS)) $(ARGS)
+
+# a candidate as docs/training-log.md judges them: make val's lines, then a larger font sample
+judge: $(STAMP) datasets/digits/synth.json  ## judge WEIGHTS=candidate.pt as NAME: export, make val's lines, a larger font sample (runs/val/NAME, NAME-big)
+	$(if $(WEIGHTS),,$(error judge needs WEIGHTS=candidate.pt (or .onnx)))
+	$(if $(filter %.onnx,$(WEIGHTS)),,$(PY) -m digitdet.export --weights $(WEIGHTS) $(IMGSZ_FLAG) --output runs/judge/$(NAME).onnx)
+	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts --weights $(JUDGED) --save-json runs/val/$(NAME)/metrics.json
+	$(PY) -m digitdet.val --no-mnist --fonts --fonts-seed 5 --fonts-per-font 60 --limit 1 --weights $(JUDGED) \
+	  --save-json runs/val/$(NAME)-big/metrics.json
 
 bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX) (ARGS=--frame-size 4032x3024 ...)
 	$(PY) -m digitdet.bench $(ARGS)

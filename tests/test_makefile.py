@@ -36,3 +36,37 @@ def test_make_train_flags(variables: tuple[str, ...], present: list[str], absent
         assert flag in cmd
     for flag in absent:
         assert flag not in cmd
+
+
+def make_lines(target: str, *variables: str) -> list[str]:
+    """The commands ``make -n`` would run for ``target``, continuation lines joined."""
+    out = subprocess.run(["make", "-n", "-s", target, *variables], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    return [" ".join(x.split()) for x in out.replace("\\\n", " ").splitlines()]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("variables, onnx, exported", [
+    # a .pt candidate is exported under runs/judge/NAME.onnx, then judged from there
+    (("WEIGHTS=cand.pt", "NAME=c1"), "runs/judge/c1.onnx", True),
+    # an .onnx candidate is judged as it is, nothing exported
+    (("WEIGHTS=cand.onnx", "NAME=c2"), "cand.onnx", False),
+])
+def test_make_judge_commands(variables: tuple[str, ...], onnx: str, exported: bool) -> None:
+    lines = make_lines("judge", *variables)
+    name = variables[1].removeprefix("NAME=")
+    exports = [x for x in lines if "-m digitdet.export" in x]
+    assert exports == ([f".venv/bin/python -m digitdet.export --weights cand.pt --output {onnx}"]
+                       if exported else [])
+    vals = [x for x in lines if "-m digitdet.val" in x]
+    # make val's lines (test split, fonts, MNIST and paint if MNIST is found), then the larger font sample
+    assert len(vals) == 2 and all(f"--weights {onnx}" in x for x in vals)
+    assert f"--save-json runs/val/{name}/metrics.json" in vals[0] and "--fonts" in vals[0]
+    assert "--fonts-seed 5 --fonts-per-font 60" in vals[1]
+    assert f"--save-json runs/val/{name}-big/metrics.json" in vals[1]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_judge_needs_weights() -> None:
+    out = subprocess.run(["make", "-n", "judge"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode != 0 and "judge needs WEIGHTS=" in out.stderr
