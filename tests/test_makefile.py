@@ -1,4 +1,5 @@
-"""`make train` passes its variables through to the train CLI (a dry run, nothing is executed)."""
+"""`make train` passes its variables through to the train CLI, `make judge` runs the judging
+commands for its candidate (dry runs, nothing is executed)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def make_lines(target: str, *variables: str) -> list[str]:
+    """The commands ``make -n`` would run for ``target``, continuation lines joined."""
+    out = subprocess.run(["make", "-n", "-s", target, *variables], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    return [" ".join(x.split()) for x in out.replace("\\\n", " ").splitlines()]
+
+
 def train_command(*variables: str) -> str:
     """The ``python -m digitdet.train`` line ``make -n train`` would run, joined into one line."""
-    out = subprocess.run(["make", "-n", "-s", "train", *variables], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
-    lines = out.replace("\\\n", " ").splitlines()
-    (line,) = [x for x in lines if "-m digitdet.train" in x]
-    return " ".join(line.split())
+    (line,) = [x for x in make_lines("train", *variables) if "-m digitdet.train" in x]
+    return line
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -36,13 +41,6 @@ def test_make_train_flags(variables: tuple[str, ...], present: list[str], absent
         assert flag in cmd
     for flag in absent:
         assert flag not in cmd
-
-
-def make_lines(target: str, *variables: str) -> list[str]:
-    """The commands ``make -n`` would run for ``target``, continuation lines joined."""
-    out = subprocess.run(["make", "-n", "-s", target, *variables], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
-    return [" ".join(x.split()) for x in out.replace("\\\n", " ").splitlines()]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -111,6 +111,7 @@ def read_synth_settings(path: str | Path) -> dict[str, Any]:
     Keys are not checked here; :func:`load_synth_config` does that.
     """
     chain: list[Path] = []
+    layers: list[dict[str, Any]] = []  # each file's own settings, the asked file first
     p = Path(path)
     while True:
         if not p.is_file():
@@ -119,16 +120,16 @@ def read_synth_settings(path: str | Path) -> dict[str, Any]:
         if p.resolve() in (q.resolve() for q in chain):
             raise UserError(f"{p}: base chain loops back ({' -> '.join(map(str, chain + [p]))})")
         chain.append(p)
-        data = _read_mapping(p)
-        base = data.get("base")
+        layers.append(_read_mapping(p))
+        base = layers[-1].get("base")
         if base is None:
             break
         if not isinstance(base, str) or not base:
             raise UserError(f"{p}: base must be a file name, got {base!r}")
         p = p.parent / base
     settings: dict[str, Any] = {}
-    for q in reversed(chain):  # the root first, each file over its base
-        settings.update(_read_mapping(q))
+    for layer in reversed(layers):  # the root first, each file over its base
+        settings.update(layer)
     settings.pop("base", None)
     return settings
 
