@@ -24,7 +24,7 @@ CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 JUDGED = $(if $(filter %.onnx,$(WEIGHTS)),$(WEIGHTS),runs/judge/$(NAME).onnx)
 
-.PHONY: setup fonts data train export ship detect val judge bench serve loadtest test lint clean
+.PHONY: setup fonts data train export ship recognizer ship-recognizer detect val judge bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -68,6 +68,15 @@ ship: $(STAMP)  ## make WEIGHTS=best.pt the packaged default model (.onnx + .pt)
 	$(PY) -m digitdet.export --weights $(WEIGHTS) $(IMGSZ_FLAG) \
 	  --output src/digitdet/weights/digitdet-v5n.onnx --image assets/samples/whiteboard.jpg
 	cp $(WEIGHTS) src/digitdet/weights/digitdet-v5n.pt
+
+# the second stage (digitdet.recognize): crops of REC_DATA's train scenes, boxes of the shipped detector
+REC_DATA ?= datasets/digits
+REC ?= runs/recognize/recognizer.onnx
+recognizer: $(STAMP)  ## train the second-stage recognizer on REC_DATA (folders) to REC (ARGS=--per 400 --epochs 12 ...)
+	$(PY) -m digitdet.recognize_train --data $(REC_DATA) --output $(REC) $(ARGS)
+
+ship-recognizer:  ## make REC=recognizer.onnx the packaged second stage
+	cp $(REC) src/digitdet/weights/digitdet-rec.onnx
 
 detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)

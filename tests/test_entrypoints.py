@@ -21,6 +21,11 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.bench", "--n", "0"], "--n must be at least 1"),                     # bench count
     (["-m", "digitdet.bench", "--frame-size", "4032"], "--frame-size takes WIDTHxHEIGHT"),  # no height
     (["-m", "digitdet.val", "--fonts-per-font", "0"], "at least 1"),                     # font sample
+    (["-m", "digitdet.bench", "--recognizer", "missing.onnx"], "not found"),             # bench 2nd stage
+    (["-m", "digitdet.detect", "--source", "x.jpg", "--recognizer", "r.onnx"], "not found"),  # source first
+    (["-m", "digitdet.val", "--no-mnist", "--recognizer", "r.onnx"], "recognizer weights"),  # 2nd stage
+    (["-m", "digitdet.recognize_train", "--data", "d", "--epochs", "0"], "at least 1"),  # epochs
+    (["-m", "digitdet.recognize_train", "--data", "none"], "not found"),                 # no scenes
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,

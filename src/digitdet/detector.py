@@ -1,4 +1,5 @@
-"""DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> numbers."""
+"""DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> recognizer
+(second look at each box) -> numbers."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ from digitdet.errors import UserError
 from digitdet.image import to_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
 from digitdet.numbers import read_numbers
+from digitdet.recognize import Recognizer, rescore
 from digitdet.results import Detections, Prediction
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
+DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
 
 
-def default_weights() -> Path:
-    """Path of the ONNX model shipped inside the package."""
-    path = Path(str(resources.files("digitdet") / "weights" / DEFAULT_WEIGHTS))
+def default_weights(name: str = DEFAULT_WEIGHTS) -> Path:
+    """Path of a model shipped inside the package (the detector's ONNX by default)."""
+    path = Path(str(resources.files("digitdet") / "weights" / name))
     if not path.is_file():
         raise UserError(f"the shipped model {path} is missing; pass --weights")
     return path
@@ -43,6 +46,10 @@ class DigitDetector:
     (``python -m digitdet.val --scaleup`` measures the other way; README model card).
     ``augment=True`` adds a zoomed-out pass at 160 px (a ninth of the pixels at 480) that reads
     digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`).
+    ``recognizer`` reads every box again from its crop with a second-stage model
+    (:mod:`digitdet.recognize`): ``None`` (default) uses the shipped one with the shipped
+    detector and none with other weights, ``True`` the shipped one, a path another such ONNX;
+    ``False`` keeps the detector's own classes and scores (as ultralytics' on the same ONNX).
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -50,7 +57,8 @@ class DigitDetector:
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None,
                  conf: float = DEFAULT_CONF, iou: float = 0.45, max_det: int = 300,
                  classes: list[int] | None = None, device: str = "cpu",
-                 agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False) -> None:
+                 agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
+                 recognizer: bool | str | Path | None = None) -> None:
         check_settings(imgsz, conf, iou, max_det, classes)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -68,6 +76,12 @@ class DigitDetector:
         if augment and self.fixed:
             raise UserError("augment needs a model with a dynamic input size (this one is fixed)")
         self._pool: list[Backend] = []
+        self.recognizer: Recognizer | None = None
+        if recognizer is None:
+            recognizer = weights is None
+        if recognizer is not False:
+            rec = default_weights(DEFAULT_RECOGNIZER) if recognizer is True else Path(recognizer)
+            self.recognizer = Recognizer(rec)
 
     def predict(self, image: np.ndarray, rgb: bool = False, conf: float | None = None) -> Prediction:
         """Detect digits in ``image`` (BGR unless ``rgb``; gray, RGBA, 16-bit accepted).
@@ -124,21 +138,33 @@ class DigitDetector:
                  conf: float | None) -> Prediction:
         img = to_bgr8(image, rgb)
         thres = self.conf if conf is None else conf
-        det, info, times = self._pass(backend, img, self.imgsz, thres)
+        # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
+        # (but not under 0.001, ultralytics' mAP threshold: the crops would cost more than the pass)
+        pre = max(thres * thres, 0.001) if self.recognizer else thres
+        classes = None if self.recognizer else self.classes  # the recognizer may change them
+        det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
         if self.augment:
             zoom = max(self.stride, min(self.imgsz // 2, ZOOM_PX) // self.stride * self.stride)
-            zoomed, _, more = self._pass(backend, img, zoom, thres)
+            zoomed, _, more = self._pass(backend, img, zoom, pre, classes)
             t0 = time.perf_counter()
             det = merge_zoomed(det, zoomed, BIG_PX / info.scale_y, self.iou)  # model px -> image px
             times = (times[0] + more[0], times[1] + more[1],
                      times[2] + more[2] + (time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
+        if self.recognizer:
+            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            det = rescore(det, self.recognizer(gray, det.xyxy), self.iou, self.agnostic_nms)
+            keep = det.confidence >= thres
+            if self.classes is not None:
+                keep &= np.isin(det.class_id, self.classes)
+            det = det[keep]
         numbers = read_numbers(det)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]
         return Prediction(det, numbers, w, h, times)
 
     def _pass(self, backend: Backend, img: np.ndarray, size: int, thres: float,
+              classes: list[int] | None,
               ) -> tuple[Detections, LetterboxInfo, tuple[float, float, float]]:
         """One letterbox -> model -> decode pass at ``size``: boxes in ``img`` pixels, the
         letterbox applied, and the pre/inference/post ms."""
@@ -148,8 +174,7 @@ class DigitDetector:
         t1 = time.perf_counter()
         out = backend(blob)
         t2 = time.perf_counter()
-        boxes, scores, cls = decode(out, thres, self.iou, self.max_det, self.classes,
-                                    self.agnostic_nms)
+        boxes, scores, cls = decode(out, thres, self.iou, self.max_det, classes, self.agnostic_nms)
         det = Detections(unletterbox_boxes(boxes, info), scores, cls)
         t3 = time.perf_counter()
         return det, info, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from digitdet import recognize
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024)
     p.add_argument("--no-augment", dest="augment", action="store_false",
                    help="skip the zoomed-out pass that reads digits drawn big on the pad")
+    recognize.add_arguments(p)
     args = p.parse_args(argv)
     try:
         import uvicorn
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 augment=args.augment)
+                                 augment=args.augment, recognizer=recognize.from_arguments(args))
     except UserError as exc:
         print(f"digitdet.serve: error: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from digitdet import recognize
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_yolo_labels
@@ -328,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also score the split at these confidences (none given: 0.10-0.60 by 0.05)")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true", help="add a zoomed-out pass for big digits")
+    recognize.add_arguments(p)
     p.add_argument("--scaleup", action="store_true",
                    help="enlarge images smaller than imgsz, as ultralytics does (default: pad only)")
     p.add_argument("--mnist-dir", default=None)
@@ -349,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
-                                 scaleup=args.scaleup)
+                                 scaleup=args.scaleup, recognizer=recognize.from_arguments(args))
         data = None
         if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
             from digitdet import mnist
@@ -358,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         failures: list[tuple[np.ndarray, Any, dict]] = []
         scene = evaluate_split(detector, Path(args.dataset), args.split, args.conf_thres,
                                args.limit, failures, sweep)
-        report: dict[str, Any] = {"weights": str(detector.weights), "imgsz": detector.imgsz,
+        rec = detector.recognizer
+        report: dict[str, Any] = {"weights": str(detector.weights),
+                                  "recognizer": str(rec.path) if rec else None,
+                                  "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
         if data is not None:

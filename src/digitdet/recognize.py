@@ -1,0 +1,127 @@
+"""Second stage: a small CNN re-reads each detected digit from its crop.
+
+The detector finds digits; the recognizer looks again at each box, cut from the full-resolution
+image as a ``32 x 32`` gray square, and gives 11 probabilities: digits 0-9 and "not a digit"
+(strokes, scribbles, printed letters the detector took for one). :func:`rescore` then takes the
+recognizer's digit as the class and ``sqrt(detector confidence * its probability)`` as the
+confidence, so a box the recognizer calls background fades out, and two boxes that now read the
+same digit are merged by NMS. Trained with ``python -m digitdet.recognize_train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from digitdet.decode import nms_by_class
+from digitdet.errors import UserError
+from digitdet.results import Detections
+
+CROP = 32  # recognizer input side, pixels
+MARGIN = 1.3  # crop side = MARGIN x the box's longer side (+ 2 px), centred on the box
+BACKGROUND = 10  # the recognizer's 11th class: not a digit
+PAD = 114  # gray for a box wholly outside the image
+
+
+def crop_square(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The ``(CROP, CROP) uint8`` square around ``box`` (x1, y1, x2, y2 pixels) of
+    ``gray (H, W) uint8``: edges replicated past the image, shrunk by area averaging (so a
+    hairline on a big canvas stays a line), enlarged bilinearly."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side = max(int(round(max(x2 - x1, y2 - y1) * MARGIN + 2)), 1)
+    left = int(round((x1 + x2 - side) / 2))
+    top = int(round((y1 + y2 - side) / 2))
+    h, w = gray.shape
+    y0, y1, x0, x1 = max(top, 0), min(top + side, h), max(left, 0), min(left + side, w)
+    if y1 <= y0 or x1 <= x0:
+        return np.full((CROP, CROP), PAD, np.uint8)
+    patch = gray[y0:y1, x0:x1]
+    patch = cv2.copyMakeBorder(patch, max(-top, 0), max(top + side - h, 0), max(-left, 0),
+                               max(left + side - w, 0), cv2.BORDER_REPLICATE)
+    inter = cv2.INTER_AREA if side > CROP else cv2.INTER_LINEAR
+    return cv2.resize(patch, (CROP, CROP), interpolation=inter)
+
+
+def crop_digits(gray: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """``(N, CROP, CROP) uint8`` crops of ``gray (H, W) uint8`` around boxes ``xyxy (N, 4)``."""
+    out = np.empty((len(xyxy), CROP, CROP), np.uint8)
+    for i, box in enumerate(xyxy):
+        out[i] = crop_square(gray, box)
+    return out
+
+
+def standardize(crops: np.ndarray) -> np.ndarray:
+    """``(N, CROP, CROP) uint8`` -> ``(N, 1, CROP, CROP) float32``, each crop to zero mean and
+    unit spread (spread at least 8 gray levels), so paper, boards and lighting look alike."""
+    x = crops.astype(np.float32)
+    mean = x.mean((1, 2), keepdims=True)
+    std = np.maximum(x.std((1, 2), keepdims=True, ddof=1), 8.0)
+    return ((x - mean) / std)[:, None]
+
+
+def rescore(det: Detections, probs: np.ndarray, iou: float, agnostic: bool = False) -> Detections:
+    """Detections read again: class = the recognizer's most likely digit, confidence =
+    ``sqrt(confidence * its probability)``, then NMS at ``iou`` (class-wise unless
+    ``agnostic``), by descending confidence.
+
+    ``probs (N, 11) float32``: digits 0-9 and background, one row per detection.
+    """
+    if probs.shape != (len(det), BACKGROUND + 1):
+        raise ValueError(f"probs must have shape ({len(det)}, {BACKGROUND + 1}), got {probs.shape}")
+    if not len(det):
+        return det
+    cls = probs[:, :BACKGROUND].argmax(1)
+    conf = np.sqrt(det.confidence * probs[np.arange(len(det)), cls]).astype(np.float32)
+    out = Detections(det.xyxy, conf, cls)
+    return out[nms_by_class(out.xyxy, out.confidence, out.class_id, iou, agnostic)]
+
+
+class Recognizer:
+    """The recognizer's ONNX model on ONNX Runtime: ``(N, 1, 32, 32) float32`` standardized
+    crops in, ``(N, 11)`` logits out (see :func:`standardize`)."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise UserError(f"recognizer weights {path} not found")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise UserError(f"cannot load recognizer {path}: {str(exc).splitlines()[0][:200]}"
+                            ) from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.path = path
+
+    def __call__(self, gray: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        """``(N, 11) float32`` probabilities for boxes ``xyxy (N, 4)`` on ``gray (H, W) uint8``."""
+        if not len(xyxy):
+            return np.zeros((0, BACKGROUND + 1), np.float32)
+        logits = self.session.run(None, {self.input_name: standardize(crop_digits(gray, xyxy))})[0]
+        return softmax(logits)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(N, K)`` logits, float32."""
+    z = np.exp(logits - logits.max(1, keepdims=True))
+    return (z / z.sum(1, keepdims=True)).astype(np.float32)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--recognizer PATH`` and ``--no-recognizer`` on a CLI that builds a DigitDetector."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--recognizer", default=None, metavar="PATH",
+                       help="second-stage recognizer ONNX (default: the shipped one with the "
+                            "shipped detector, none with other --weights)")
+    group.add_argument("--no-recognizer", action="store_true",
+                       help="keep the detector's own classes and scores")
+
+
+def from_arguments(args: argparse.Namespace) -> bool | str | None:
+    """The ``recognizer`` argument of :class:`~digitdet.detector.DigitDetector` for those flags."""
+    return False if args.no_recognizer else args.recognizer

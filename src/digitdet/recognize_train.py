@@ -1,0 +1,209 @@
+"""Train the second-stage recognizer (:mod:`digitdet.recognize`) and export it to ONNX.
+
+Usage:
+    python -m digitdet.recognize_train --data datasets/digits-s30 datasets/digits-s33hh \\
+        --per 400 --epochs 8 --output runs/recognize/recognizer.onnx
+    python -m digitdet.recognize_train --data datasets/digits --split train --weights best.onnx ...
+
+Crops come from synthesized scenes' ``train`` split (never a test split): every ground-truth
+digit (its box jittered a little), every detector box at ``--conf`` that overlaps a digit by
+IoU >= 0.5 (labelled with that digit), and up to ``--neg-cap`` detector boxes per scene that
+overlap none (IoU < 0.2), labelled "not a digit". So the recognizer learns the boxes the detector
+(``--weights``, default the shipped one) actually draws, and its mistakes. Needs torch (the
+``train`` extra); the ONNX it writes runs without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from digitdet.decode import box_iou
+from digitdet.errors import UserError
+from digitdet.labels import read_yolo_labels
+from digitdet.recognize import BACKGROUND, CROP, crop_square, standardize
+
+MATCH_IOU = 0.5  # a detector box on a digit
+FREE_IOU = 0.2  # a detector box on no digit
+
+
+def jitter(box: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``box (4,)`` moved by ~5 % and scaled by ~8 % of its longer side, as detector boxes vary."""
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1)
+    dx, dy = rng.normal(0, 0.05, 2) * side
+    s = float(np.exp(rng.normal(0, 0.08)))
+    cx, cy, hw, hh = (x1 + x2) / 2 + dx, (y1 + y2) / 2 + dy, (x2 - x1) * s / 2, (y2 - y1) * s / 2
+    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
+
+
+def label_boxes(det_xyxy: np.ndarray, gt_box: np.ndarray, gt_cls: np.ndarray,
+                neg_cap: int) -> np.ndarray:
+    """``(N,) int64`` label of each detector box: the digit it covers (IoU >= 0.5), BACKGROUND
+    for the first ``neg_cap`` boxes on no digit (IoU < 0.2), -1 for the rest (not used)."""
+    labels = np.full(len(det_xyxy), -1, np.int64)
+    if not len(det_xyxy):
+        return labels
+    best = np.zeros(len(det_xyxy), np.float32)
+    if len(gt_box):
+        iou = box_iou(det_xyxy, gt_box)
+        best = iou.max(1)
+        on = best >= MATCH_IOU
+        labels[on] = gt_cls[iou.argmax(1)[on]]
+    free = np.nonzero(best < FREE_IOU)[0][:neg_cap]
+    labels[free] = BACKGROUND
+    return labels
+
+
+def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Crops ``(N, CROP, CROP) uint8`` and labels ``(N,) int64`` from the first ``per`` scenes
+    of ``root``'s ``split`` (see the module docstring)."""
+    jsonl = root / split / "numbers.jsonl"
+    if not jsonl.is_file():
+        raise UserError(f"{jsonl} not found: synthesize scenes first (make data)")
+    xs: list[np.ndarray] = []
+    ys: list[int] = []
+    for line in jsonl.read_text().splitlines()[:per]:
+        rec = json.loads(line)
+        img = cv2.imread(str(root / rec["image"]))
+        if img is None:
+            raise UserError(f"cannot read {root / rec['image']}")
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        label = root / "labels" / split / (Path(rec["image"]).stem + ".txt")
+        gt_box, gt_cls = read_yolo_labels(label, rec["width"], rec["height"])
+        det = detector.predict(img).detections
+        for box, y in zip(det.xyxy, label_boxes(det.xyxy, gt_box, gt_cls, neg_cap), strict=True):
+            if y >= 0:
+                xs.append(crop_square(gray, box))
+                ys.append(int(y))
+        for box, y in zip(gt_box, gt_cls, strict=True):
+            xs.append(crop_square(gray, jitter(box, rng)))
+            ys.append(int(y))
+    x = np.stack(xs) if xs else np.zeros((0, CROP, CROP), np.uint8)
+    return x, np.asarray(ys, np.int64)
+
+
+def build_net(width: int = 16) -> Any:
+    """The recognizer CNN: ``(N, 1, 32, 32)`` -> ``(N, 11)`` logits; about 5 M multiply-adds a
+    crop at ``width`` 16, a quarter of that at 8."""
+    from torch import nn
+
+    def block(cin: int, cout: int, stride: int = 1) -> list[Any]:
+        return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    w = width
+    return nn.Sequential(*block(1, w, 2), *block(w, 2 * w), nn.MaxPool2d(2),  # 16 -> 8
+                         *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2),  # 8 -> 4
+                         nn.Flatten(), nn.Linear(4 * w * (CROP // 8) ** 2, 128), nn.ReLU(),
+                         nn.Dropout(0.2), nn.Linear(128, BACKGROUND + 1))
+
+
+def train_net(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, width: int = 16,
+              batch: int = 256, log: Any = print) -> Any:
+    """Train :func:`build_net` on crops ``x (N, 32, 32) uint8``, labels ``y (N,)``; each batch
+    half inverted (light on dark and dark on light both occur). Returns the model in eval mode."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = build_net(width)
+    steps = max(epochs * (len(x) // batch), 1)
+    opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    xs = torch.from_numpy(standardize(x))
+    ys = torch.from_numpy(y)
+    for epoch in range(epochs):
+        model.train()
+        t0 = time.time()
+        order = torch.from_numpy(rng.permutation(len(x)))
+        for b in range(len(x) // batch):
+            idx = order[b * batch:(b + 1) * batch]
+            xb = xs[idx].clone()
+            flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+            xb[flip] = -xb[flip]
+            loss = loss_fn(model(xb), ys[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        log(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f} ({time.time() - t0:.0f} s)", flush=True)
+    return model.eval()
+
+
+def accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """Share of crops ``x`` the model labels ``y``."""
+    import torch
+
+    with torch.no_grad():
+        pred = model(torch.from_numpy(standardize(x))).argmax(1).numpy()
+    return float((pred == y).mean()) if len(y) else 0.0
+
+
+def export_onnx(model: Any, path: Path) -> Path:
+    """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, 32, 32)``, output
+    ``logits (N, 11)``."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, (torch.zeros(2, 1, CROP, CROP),), str(path), input_names=["crops"],
+                      output_names=["logits"], dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
+                      opset_version=17, dynamo=False)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitdet.recognize_train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="+", required=True, help="synthesized dataset folders")
+    p.add_argument("--split", default="train", choices=["train", "val"])
+    p.add_argument("--per", type=int, default=400, help="scenes per dataset")
+    p.add_argument("--weights", default=None, help="the detector (default: the shipped one)")
+    p.add_argument("--conf", type=float, default=0.01, help="detector confidence for mining")
+    p.add_argument("--neg-cap", type=int, default=15, help="most 'not a digit' boxes per scene")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--width", type=int, default=16, help="channels of the first layer")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="runs/recognize/recognizer.onnx")
+    args = p.parse_args(argv)
+    try:
+        if min(args.per, args.epochs, args.width) < 1 or args.neg_cap < 0:
+            raise UserError("--per, --epochs and --width must be at least 1, --neg-cap at least 0")
+        from digitdet.detector import DigitDetector
+
+        detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
+        rng = np.random.default_rng(args.seed)
+        parts = [mine_crops(detector, Path(d), args.split, args.per, args.neg_cap, rng)
+                 for d in args.data]
+        x = np.concatenate([a for a, _ in parts])
+        y = np.concatenate([b for _, b in parts])
+        if len(x) < 1000:
+            raise UserError(f"only {len(x)} crops: give more scenes (--data, --per)")
+        print(f"{len(x)} crops, per class {np.bincount(y, minlength=BACKGROUND + 1).tolist()}")
+        held = rng.permutation(len(x))
+        n_val = min(3000, len(x) // 10)
+        val, tr = held[:n_val], held[n_val:]
+        import torch
+
+        torch.set_num_threads(max(torch.get_num_threads(), 2))
+        model = train_net(x[tr], y[tr], args.epochs, args.seed, args.width)
+        print(f"held-out crops ({n_val}): accuracy {accuracy(model, x[val], y[val]):.4f}")
+        out = export_onnx(model, Path(args.output))
+    except UserError as exc:
+        print(f"digitdet.recognize_train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The second-stage recognizer: crops, standardizing, rescoring, mining labels, the detector
+with a hand-made recognizer ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitdet.detector import DigitDetector
+from digitdet.errors import UserError
+from digitdet.recognize import BACKGROUND, CROP, PAD, crop_square, rescore, softmax, standardize
+from digitdet.recognize_train import jitter, label_boxes
+from digitdet.results import Detections
+
+from conftest import make_onnx, yolo_output
+
+# the detector test's fake scene: a '4' and a '2' side by side, and a lone '7' (letterboxed px)
+ROWS = [(100, 108, 20, 40, 4, 0.9), (126, 108, 20, 40, 2, 0.8), (280, 200, 20, 40, 7, 0.7)]
+
+
+def make_recognizer(path: Path, logits: list[float]) -> Path:
+    """A recognizer ONNX whose logits are always ``logits`` (11 values) for every crop."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("ReduceMean", ["crops"], ["m"], axes=[1, 2, 3], keepdims=0),
+             helper.make_node("Unsqueeze", ["m", "axis"], ["m1"]),
+             helper.make_node("Mul", ["m1", "zero"], ["z"]),
+             helper.make_node("Add", ["z", "const"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "fixed",
+        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", 1, CROP, CROP])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 11])],
+        initializer=[numpy_helper.from_array(np.array([logits], np.float32), "const"),
+                     numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+                     numpy_helper.from_array(np.array([1], np.int64), "axis")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def one_hot_logits(k: int, strength: float = 20.0) -> list[float]:
+    return [strength if i == k else 0.0 for i in range(11)]
+
+
+@pytest.mark.parametrize("box, corner, middle", [
+    ((8, 8, 24, 24), 255, 0),       # inside the image: the dark square in the middle
+    ((-40, -40, -20, -20), PAD, PAD),  # wholly outside: plain gray
+    ((0, 0, 16, 16), 0, 255),       # at the corner: the dark corner pixel copied outward
+])
+def test_crop_square(box: tuple[float, ...], corner: int, middle: int) -> None:
+    gray = np.full((64, 64), 255, np.uint8)
+    gray[10:22, 10:22] = 0
+    gray[0, 0] = 0
+    crop = crop_square(gray, np.array(box, np.float32))
+    assert crop.shape == (CROP, CROP) and crop.dtype == np.uint8
+    assert crop[0, 0] == corner and crop[CROP // 2, CROP // 2] == middle
+
+
+def test_big_crop_keeps_a_hairline() -> None:
+    # a 3-px line in a 700-px box shrinks ~28x: averaged, it stays a visible darker column
+    gray = np.full((1000, 1000), 255, np.uint8)
+    gray[:, 499:502] = 0
+    crop = crop_square(gray, np.array([150, 150, 850, 850], np.float32))
+    assert crop.min() < 245 and np.median(crop) == 255  # sampled bilinearly: all 255
+
+
+@pytest.mark.parametrize("crops", [
+    np.random.default_rng(0).integers(0, 256, (3, CROP, CROP), dtype=np.uint8),  # varied
+    np.full((2, CROP, CROP), 200, np.uint8),                                      # flat: zeros
+    np.zeros((0, CROP, CROP), np.uint8),                                          # none
+])
+def test_standardize(crops: np.ndarray) -> None:
+    x = standardize(crops)
+    assert x.shape == (len(crops), 1, CROP, CROP) and x.dtype == np.float32
+    if len(crops):
+        assert np.allclose(x.mean((1, 2, 3)), 0, atol=1e-4)
+    if len(crops) and crops.std() > 8:
+        assert np.allclose(x.std((1, 2, 3), ddof=1), 1, atol=1e-3)
+    elif len(crops):
+        assert (x == 0).all()
+
+
+def dets(rows: list[tuple[float, float, float, float, float, int]]) -> Detections:
+    a = np.array(rows, np.float32).reshape(-1, 6)
+    return Detections(a[:, :4], a[:, 4], a[:, 5].astype(np.int64))
+
+
+def probs_for(*cls_p: tuple[int, float]) -> np.ndarray:
+    """One probability row per (class, p): p on that class, the rest spread evenly."""
+    rows = np.full((len(cls_p), 11), 0.0, np.float32)
+    for i, (c, p) in enumerate(cls_p):
+        rows[i] = (1 - p) / 10
+        rows[i, c] = p
+    return rows
+
+
+@pytest.mark.parametrize("rows, probs, cls, conf", [
+    # agreeing: class kept, confidence sqrt(0.64 * 0.81) = 0.72
+    ([(0, 0, 10, 20, 0.64, 3)], probs_for((3, 0.81)), [3], [0.72]),
+    # disagreeing: the recognizer's digit wins
+    ([(0, 0, 10, 20, 0.81, 9)], probs_for((7, 0.64)), [7], [0.72]),
+    # background: the best digit keeps only a low confidence
+    ([(0, 0, 10, 20, 0.81, 1)], probs_for((BACKGROUND, 0.91)), [0], [np.sqrt(0.81 * 0.009)]),
+    # a '1' box and a '7' box on one digit, both read 7 now: NMS keeps the stronger
+    ([(0, 0, 10, 20, 0.5, 1), (1, 0, 11, 20, 0.4, 7)], probs_for((7, 0.9), (7, 0.9)), [7],
+     [np.sqrt(0.45)]),
+    # nothing in, nothing out
+    ([], np.zeros((0, 11), np.float32), [], []),
+])
+def test_rescore(rows: list, probs: np.ndarray, cls: list[int], conf: list[float]) -> None:
+    out = rescore(dets(rows), probs, 0.45)
+    assert out.class_id.tolist() == cls
+    assert np.allclose(out.confidence, conf, atol=1e-3)
+
+
+def test_rescore_checks_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(1, 11\)"):
+        rescore(dets([(0, 0, 10, 20, 0.5, 1)]), np.zeros((2, 11), np.float32), 0.45)
+
+
+def test_softmax_rows_sum_to_one() -> None:
+    p = softmax(np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]], np.float32))
+    assert np.allclose(p.sum(1), 1) and np.allclose(p[1], 1 / 3) and p[0].argmax() == 2
+
+
+@pytest.mark.parametrize("det, cap, expected", [
+    ([[0, 0, 10, 10]], 5, [3]),                    # on the digit: its class
+    ([[100, 100, 110, 110]], 5, [BACKGROUND]),     # on nothing: not a digit
+    ([[5, 0, 15, 10]], 5, [-1]),                   # half on it (IoU 1/3): unused
+    ([[100, 100, 110, 110], [200, 200, 210, 210]], 1, [BACKGROUND, -1]),  # the cap
+    (np.zeros((0, 4)), 5, []),                     # no boxes
+])
+def test_label_boxes(det: list, cap: int, expected: list[int]) -> None:
+    gt_box = np.array([[0, 0, 10, 10]], np.float32)
+    got = label_boxes(np.array(det, np.float32).reshape(-1, 4), gt_box, np.array([3]), cap)
+    assert got.tolist() == expected
+
+
+def test_label_boxes_without_digits() -> None:
+    got = label_boxes(np.array([[0, 0, 5, 5]], np.float32), np.zeros((0, 4), np.float32),
+                      np.zeros(0, np.int64), 3)
+    assert got.tolist() == [BACKGROUND]
+
+
+def test_jitter_is_seeded_and_small() -> None:
+    box = np.array([100, 100, 120, 140], np.float32)
+    a, b = jitter(box, np.random.default_rng(1)), jitter(box, np.random.default_rng(1))
+    assert np.array_equal(a, b) and np.abs(a - box).max() < 10
+
+
+# ---------------------------------------------------------------- with the detector
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    return make_onnx(tmp_path / "fake.onnx", yolo_output(ROWS))
+
+
+@pytest.mark.parametrize("logits, classes, numbers", [
+    (one_hot_logits(8), [8, 8, 8], ["88", "8"]),   # a recognizer reading 8 everywhere
+    (one_hot_logits(BACKGROUND), [], []),          # one that sees no digit: all fade out
+])
+def test_detector_with_recognizer(tmp_path: Path, weights: Path, logits: list[float],
+                                  classes: list[int], numbers: list[str]) -> None:
+    rec = make_recognizer(tmp_path / "rec.onnx", logits)
+    pred = DigitDetector(weights, recognizer=rec).predict(np.zeros((480, 640, 3), np.uint8))
+    assert pred.detections.class_id.tolist() == classes
+    assert [n.text for n in pred.numbers] == numbers
+    if classes:  # sqrt(detector score * ~1): 0.9, 0.8, 0.7 -> 0.95, 0.89, 0.84
+        assert np.allclose(pred.detections.confidence, np.sqrt([0.9, 0.8, 0.7]), atol=1e-3)
+
+
+def test_recognizer_threshold_and_classes(tmp_path: Path, weights: Path) -> None:
+    rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8))
+    img = np.zeros((480, 640, 3), np.uint8)
+    # conf 0.85 applies to the rescored confidences (0.95, 0.89, 0.84): two left
+    assert len(DigitDetector(weights, conf=0.85, recognizer=rec).predict(img).detections) == 2
+    # classes filter the recognizer's classes, not the detector's
+    assert len(DigitDetector(weights, classes=[4], recognizer=rec).predict(img).detections) == 0
+    assert len(DigitDetector(weights, classes=[8], recognizer=rec).predict(img).detections) == 3
+
+
+@pytest.mark.parametrize("recognizer, on", [
+    (None, False),   # other weights than the shipped: no recognizer unless asked
+    (False, False),  # off
+])
+def test_recognizer_default(weights: Path, recognizer: bool | None, on: bool) -> None:
+    assert (DigitDetector(weights, recognizer=recognizer).recognizer is not None) == on
+
+
+def test_missing_recognizer_is_a_user_error(tmp_path: Path, weights: Path) -> None:
+    with pytest.raises(UserError, match="recognizer weights .* not found"):
+        DigitDetector(weights, recognizer=tmp_path / "nope.onnx")
+
