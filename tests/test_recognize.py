@@ -195,3 +195,38 @@ def test_missing_recognizer_is_a_user_error(tmp_path: Path, weights: Path) -> No
     with pytest.raises(UserError, match="recognizer weights .* not found"):
         DigitDetector(weights, recognizer=tmp_path / "nope.onnx")
 
+
+
+# ---------------------------------------------------------------- training and export
+
+def bar_crops(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noisy 32x32 crops: odd ones hold a dark vertical bar (label 1), even ones none
+    (label BACKGROUND)."""
+    x = rng.integers(200, 256, (n, CROP, CROP)).astype(np.uint8)
+    x[1::2, 6:26, 14:18] = 20
+    y = np.where(np.arange(n) % 2 == 1, 1, BACKGROUND).astype(np.int64)
+    return x, y
+
+
+def test_train_and_export_agree(tmp_path: Path) -> None:
+    import warnings
+
+    import onnxruntime as ort
+    import torch
+
+    from digitdet.recognize_train import accuracy, export_onnx, train_net
+
+    x, y = bar_crops(256, np.random.default_rng(0))
+    model = train_net(x, y, epochs=3, seed=0, width=4, batch=32, log=lambda *a, **k: None)
+    xt, yt = bar_crops(64, np.random.default_rng(1))
+    assert accuracy(model, xt, yt) == 1.0  # a bar and no bar: learnt in three short epochs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = export_onnx(model, tmp_path / "rec.onnx")
+    assert not [w for w in caught if "legacy TorchScript" in str(w.message)]  # muted
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    crops = standardize(xt[:5])  # (5, 1, 32, 32): a batch of 5 though exported with 2
+    got = sess.run(["logits"], {"crops": crops})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(crops)).numpy()
+    assert got.shape == (5, 11) and np.allclose(got, want, atol=1e-4)

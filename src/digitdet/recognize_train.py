@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -155,9 +156,14 @@ def export_onnx(model: Any, path: Path) -> Path:
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, (torch.zeros(2, 1, CROP, CROP),), str(path), input_names=["crops"],
-                      output_names=["logits"], dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
-                      opset_version=17, dynamo=False)
+    with warnings.catch_warnings():
+        # dynamo=False is chosen (a plain CNN, no new dependency); torch warns that it is legacy
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*",
+                                category=DeprecationWarning)
+        torch.onnx.export(model, (torch.zeros(2, 1, CROP, CROP),), str(path),
+                          input_names=["crops"], output_names=["logits"],
+                          dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
+                          opset_version=17, dynamo=False)
     return path
 
 
