@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -66,6 +67,27 @@ def test_big_crop_keeps_a_hairline() -> None:
     gray[:, 499:502] = 0
     crop = crop_square(gray, np.array([150, 150, 850, 850], np.float32))
     assert crop.min() < 245 and np.median(crop) == 255  # sampled bilinearly: all 255
+
+
+@pytest.mark.parametrize("box", [
+    (8, 8, 24, 24),          # small: straight to 32 px
+    (-30, 40, 150, 230),     # past the left edge, over twice 32 px: blocks averaged first
+    (20, 10, 280, 190),      # inside, ~8x: three 2x passes and the rest
+])
+def test_crop_of_bgr_equals_crop_of_gray(box: tuple[float, ...]) -> None:
+    # the detector crops its BGR image, converting only the square: same as a gray image
+    bgr = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    b = np.array(box, np.float32)
+    assert np.array_equal(crop_square(bgr, b), crop_square(gray, b))
+
+
+def test_big_crop_is_the_block_mean() -> None:
+    # diagonal stripes 4 px wide of 100 / 200, averaged over a 320-px square (ten 32-px
+    # blocks a side): 150 everywhere (+-2); sampled, the crop would read 100s and 200s
+    gray = np.where((np.indices((400, 400)).sum(0) // 4) % 2 == 0, 100, 200).astype(np.uint8)
+    crop = crop_square(gray, np.array([200 - 122.5, 200 - 122.5, 200 + 122.5, 200 + 122.5]))
+    assert np.abs(crop.astype(int) - 150).max() <= 2
 
 
 @pytest.mark.parametrize("crops", [

@@ -211,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{t[k].name}: {t[k].images_per_s / t['pt'].images_per_s:.2f}x ultralytics .pt, "
               f"{t[k].images_per_s / t['onnx'].images_per_s:.2f}x ultralytics ONNX")
         same, worst = compare(dets[k], dets["onnx"])
+        largest = f"; largest difference {worst:.2f} px" if same else ""
         why = "" if "+" not in k else "; the recognizer changes some, by design"
         print(f"  identical detections to ultralytics ONNX: {same}/{len(frames)} frames "
-              f"(same classes, boxes within 1 px; largest difference {worst:.2f} px{why})")
+              f"(same classes, boxes within 1 px{largest}{why})")
     return 0
 
 

@@ -152,8 +152,7 @@ class DigitDetector:
                      times[2] + more[2] + (time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
         if self.recognizer:
-            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-            det = rescore(det, self.recognizer(gray, det.xyxy), self.iou, self.agnostic_nms)
+            det = rescore(det, self.recognizer(img, det.xyxy), self.iou, self.agnostic_nms)
             keep = det.confidence >= thres
             if self.classes is not None:
                 keep &= np.isin(det.class_id, self.classes)

@@ -18,6 +18,7 @@ import numpy as np
 
 from digitdet.decode import nms_by_class
 from digitdet.errors import UserError
+from digitdet.letterbox import block_average
 from digitdet.results import Detections
 
 CROP = 32  # recognizer input side, pixels
@@ -26,30 +27,38 @@ BACKGROUND = 10  # the recognizer's 11th class: not a digit
 PAD = 114  # gray for a box wholly outside the image
 
 
-def crop_square(gray: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """The ``(CROP, CROP) uint8`` square around ``box`` (x1, y1, x2, y2 pixels) of
-    ``gray (H, W) uint8``: edges replicated past the image, shrunk by area averaging (so a
-    hairline on a big canvas stays a line), enlarged bilinearly."""
+def crop_square(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The ``(CROP, CROP) uint8`` gray square around ``box`` (x1, y1, x2, y2 pixels) of
+    ``image``, ``(H, W) uint8`` gray or ``(H, W, 3) uint8`` BGR (only the square is converted):
+    edges replicated past the image, shrunk by area averaging (so a hairline on a big canvas stays
+    a line; whole blocks first when it is at least twice the size, as :func:`letterbox.block_average`),
+    enlarged bilinearly."""
     x1, y1, x2, y2 = (float(v) for v in box)
     side = max(int(round(max(x2 - x1, y2 - y1) * MARGIN + 2)), 1)
     left = int(round((x1 + x2 - side) / 2))
     top = int(round((y1 + y2 - side) / 2))
-    h, w = gray.shape
+    h, w = image.shape[:2]
     y0, y1, x0, x1 = max(top, 0), min(top + side, h), max(left, 0), min(left + side, w)
     if y1 <= y0 or x1 <= x0:
         return np.full((CROP, CROP), PAD, np.uint8)
-    patch = gray[y0:y1, x0:x1]
-    patch = cv2.copyMakeBorder(patch, max(-top, 0), max(top + side - h, 0), max(-left, 0),
-                               max(left + side - w, 0), cv2.BORDER_REPLICATE)
+    patch = image[y0:y1, x0:x1]
+    if patch.ndim == 3:
+        patch = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
+    pads = (max(-top, 0), max(top + side - h, 0), max(-left, 0), max(left + side - w, 0))
+    if any(pads):
+        patch = cv2.copyMakeBorder(patch, *pads, cv2.BORDER_REPLICATE)
+    if side >= 2 * CROP:  # OpenCV's area resize is slow for big non-whole factors
+        patch = block_average(patch, side // CROP)
     inter = cv2.INTER_AREA if side > CROP else cv2.INTER_LINEAR
     return cv2.resize(patch, (CROP, CROP), interpolation=inter)
 
 
-def crop_digits(gray: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-    """``(N, CROP, CROP) uint8`` crops of ``gray (H, W) uint8`` around boxes ``xyxy (N, 4)``."""
+def crop_digits(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """``(N, CROP, CROP) uint8`` gray crops of ``image`` (gray or BGR, as :func:`crop_square`)
+    around boxes ``xyxy (N, 4)``."""
     out = np.empty((len(xyxy), CROP, CROP), np.uint8)
     for i, box in enumerate(xyxy):
-        out[i] = crop_square(gray, box)
+        out[i] = crop_square(image, box)
     return out
 
 
@@ -98,11 +107,12 @@ class Recognizer:
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 
-    def __call__(self, gray: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-        """``(N, 11) float32`` probabilities for boxes ``xyxy (N, 4)`` on ``gray (H, W) uint8``."""
+    def __call__(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        """``(N, 11) float32`` probabilities for boxes ``xyxy (N, 4)`` on ``image``, ``(H, W)
+        uint8`` gray or ``(H, W, 3) uint8`` BGR."""
         if not len(xyxy):
             return np.zeros((0, BACKGROUND + 1), np.float32)
-        logits = self.session.run(None, {self.input_name: standardize(crop_digits(gray, xyxy))})[0]
+        logits = self.session.run(None, {self.input_name: standardize(crop_digits(image, xyxy))})[0]
         return softmax(logits)
 
 
