@@ -85,12 +85,12 @@ val: $(STAMP) datasets/digits/synth.json  ## accuracy of the shipped (or WEIGHTS
 	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts $(if $(WEIGHTS),--weights $(WEIGHTS)) $(ARGS)
 
 # a candidate as docs/training-log.md judges them: make val's lines, then a larger font sample
-judge: $(STAMP) datasets/digits/synth.json  ## judge WEIGHTS=candidate.pt as NAME: export, make val's lines, a larger font sample (runs/val/NAME, NAME-big)
+judge: $(STAMP) datasets/digits/synth.json  ## judge WEIGHTS=candidate.pt as NAME: export, make val's lines, a larger font sample (runs/val/NAME, NAME-big); ARGS to both val runs
 	$(if $(WEIGHTS),,$(error judge needs WEIGHTS=candidate.pt (or .onnx)))
 	$(if $(filter %.onnx,$(WEIGHTS)),,$(PY) -m digitdet.export --weights $(WEIGHTS) $(IMGSZ_FLAG) --output runs/judge/$(NAME).onnx)
-	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts --weights $(JUDGED) --save-json runs/val/$(NAME)/metrics.json
+	$(PY) -m digitdet.val $(MNIST_FLAG) --fonts --weights $(JUDGED) --save-json runs/val/$(NAME)/metrics.json $(ARGS)
 	$(PY) -m digitdet.val --no-mnist --fonts --fonts-seed 5 --fonts-per-font 60 --limit 1 --weights $(JUDGED) \
-	  --save-json runs/val/$(NAME)-big/metrics.json
+	  --save-json runs/val/$(NAME)-big/metrics.json $(ARGS)
 
 bench: $(STAMP) datasets/digits/synth.json  ## speed: digitdet vs ultralytics (.pt and the same ONNX) (ARGS=--frame-size 4032x3024 ...)
 	$(PY) -m digitdet.bench $(ARGS)

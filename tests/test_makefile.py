@@ -49,6 +49,8 @@ def test_make_train_flags(variables: tuple[str, ...], present: list[str], absent
     (("WEIGHTS=cand.pt", "NAME=c1"), "runs/judge/c1.onnx", True),
     # an .onnx candidate is judged as it is, nothing exported
     (("WEIGHTS=cand.onnx", "NAME=c2"), "cand.onnx", False),
+    # ARGS go to both val runs: here the detector judged with the shipped recognizer
+    (("WEIGHTS=cand.onnx", "NAME=c3", "ARGS=--recognizer rec.onnx"), "cand.onnx", False),
 ])
 def test_make_judge_commands(variables: tuple[str, ...], onnx: str, exported: bool) -> None:
     lines = make_lines("judge", *variables)
@@ -62,6 +64,8 @@ def test_make_judge_commands(variables: tuple[str, ...], onnx: str, exported: bo
     assert f"--save-json runs/val/{name}/metrics.json" in vals[0] and "--fonts" in vals[0]
     assert "--fonts-seed 5 --fonts-per-font 60" in vals[1]
     assert f"--save-json runs/val/{name}-big/metrics.json" in vals[1]
+    args = [v.removeprefix("ARGS=") for v in variables if v.startswith("ARGS=")]
+    assert all(x.endswith(args[0]) for x in vals) if args else "--recognizer" not in " ".join(vals)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
