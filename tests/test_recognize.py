@@ -252,3 +252,16 @@ def test_train_and_export_agree(tmp_path: Path) -> None:
     with torch.no_grad():
         want = model(torch.from_numpy(crops)).numpy()
     assert got.shape == (5, 11) and np.allclose(got, want, atol=1e-4)
+
+
+def test_recognize_train_without_torch(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # no torch (no train extra): one line and exit 2 before any crop is mined
+    import sys
+
+    from digitdet.recognize_train import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    assert main(["--data", "no-such-folder"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs torch" in err

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -77,16 +78,15 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
         img = cv2.imread(str(root / rec["image"]))
         if img is None:
             raise UserError(f"cannot read {root / rec['image']}")
-        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         label = root / "labels" / split / (Path(rec["image"]).stem + ".txt")
         gt_box, gt_cls = read_yolo_labels(label, rec["width"], rec["height"])
         det = detector.predict(img).detections
         for box, y in zip(det.xyxy, label_boxes(det.xyxy, gt_box, gt_cls, neg_cap), strict=True):
             if y >= 0:
-                xs.append(crop_square(gray, box))
+                xs.append(crop_square(img, box))
                 ys.append(int(y))
         for box, y in zip(gt_box, gt_cls, strict=True):
-            xs.append(crop_square(gray, jitter(box, rng)))
+            xs.append(crop_square(img, jitter(box, rng)))
             ys.append(int(y))
     x = np.stack(xs) if xs else np.zeros((0, CROP, CROP), np.uint8)
     return x, np.asarray(ys, np.int64)
@@ -184,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if min(args.per, args.epochs, args.width) < 1 or args.neg_cap < 0:
             raise UserError("--per, --epochs and --width must be at least 1, --neg-cap at least 0")
+        try:  # checked before minutes of mining crops
+            import torch
+        except ImportError:
+            raise UserError("training the recognizer needs torch: pip install 'digitdet[train]'"
+                            ) from None
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
@@ -198,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         held = rng.permutation(len(x))
         n_val = min(3000, len(x) // 10)
         val, tr = held[:n_val], held[n_val:]
-        import torch
-
-        torch.set_num_threads(max(torch.get_num_threads(), 2))
+        torch.set_num_threads(os.cpu_count() or 1)  # every core (torch may default to fewer)
         model = train_net(x[tr], y[tr], args.epochs, args.seed, args.width)
         print(f"held-out crops ({n_val}): accuracy {accuracy(model, x[val], y[val]):.4f}")
         out = export_onnx(model, Path(args.output))
