@@ -162,6 +162,8 @@ def compare(ours: list[Any], theirs: list[Any], tol: float = 1.0) -> tuple[int, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from digitdet.detector import DEFAULT_RECOGNIZER
+
     weights_dir = Path(str(resources.files("digitdet") / "weights"))
     p = argparse.ArgumentParser(prog="python -m digitdet.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frame-size", default="640x480", help="WIDTHxHEIGHT of the frames")
     p.add_argument("--imgsz", type=int, default=None, help="default: the model's own (ONNX metadata)")
     p.add_argument("--rounds", type=int, default=3, help="the pipelines take turns this many times")
-    p.add_argument("--recognizer", default=str(weights_dir / "digitdet-rec.onnx"),
+    p.add_argument("--recognizer", default=str(weights_dir / DEFAULT_RECOGNIZER),
                    help="time digitdet with this second stage too (default: the shipped one)")
     p.add_argument("--no-recognizer", action="store_true", help="time the detector alone")
     args = p.parse_args(argv)

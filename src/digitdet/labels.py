@@ -1,10 +1,17 @@
-"""YOLO label files: ``cls cx cy w h [conf]`` per line, normalised to the image size."""
+"""YOLO label files: ``cls cx cy w h [conf]`` per line, normalised to the image size; and the
+labelled scenes of a synthesized split."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
+
+from digitdet.errors import UserError
 
 
 def yolo_lines(xyxy: np.ndarray, class_id: np.ndarray, width: int, height: int,
@@ -29,3 +36,24 @@ def read_yolo_labels(path: Path, width: int, height: int) -> tuple[np.ndarray, n
     bw, bh = rows[:, 3] * width, rows[:, 4] * height
     xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1).astype(np.float32)
     return xyxy, rows[:, 0].astype(np.int64)
+
+
+def split_records(root: Path, split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first ``limit`` (all if None) records of a synthesized split's ``numbers.jsonl``
+    (``image``, ``width``, ``height``, ``numbers``)."""
+    jsonl = root / split / "numbers.jsonl"
+    if not jsonl.is_file():
+        raise UserError(f"{jsonl} not found: synthesize scenes first (make data)")
+    return [json.loads(x) for x in jsonl.read_text().splitlines()[:limit]]
+
+
+def read_scenes(root: Path, split: str, records: list[dict[str, Any]],
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each record's image ``(H, W, 3) uint8`` BGR with its labels: ``xyxy (M, 4) float32``
+    pixels and ``class_id (M,) int64``."""
+    for rec in records:
+        img = cv2.imread(str(root / rec["image"]))
+        if img is None:
+            raise UserError(f"cannot read {root / rec['image']}")
+        label = root / "labels" / split / (Path(rec["image"]).stem + ".txt")
+        yield (img, *read_yolo_labels(label, rec["width"], rec["height"]))

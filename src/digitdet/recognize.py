@@ -92,13 +92,13 @@ class Recognizer:
     """The recognizer's ONNX model on ONNX Runtime: ``(N, 1, 32, 32) float32`` standardized
     crops in, ``(N, 11)`` logits out (see :func:`standardize`)."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path) -> None:
         import onnxruntime as ort
 
         if not path.is_file():
             raise UserError(f"recognizer weights {path} not found")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1  # a few small crops; predict_many's workers share it
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types

@@ -16,7 +16,6 @@ overlap none (IoU < 0.2), labelled "not a digit". So the recognizer learns the b
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,12 +23,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from digitdet.decode import box_iou
 from digitdet.errors import UserError
-from digitdet.labels import read_yolo_labels
+from digitdet.labels import read_scenes, split_records
 from digitdet.recognize import BACKGROUND, CROP, crop_square, standardize
 
 MATCH_IOU = 0.5  # a detector box on a digit
@@ -68,18 +66,9 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Crops ``(N, CROP, CROP) uint8`` and labels ``(N,) int64`` from the first ``per`` scenes
     of ``root``'s ``split`` (see the module docstring)."""
-    jsonl = root / split / "numbers.jsonl"
-    if not jsonl.is_file():
-        raise UserError(f"{jsonl} not found: synthesize scenes first (make data)")
     xs: list[np.ndarray] = []
     ys: list[int] = []
-    for line in jsonl.read_text().splitlines()[:per]:
-        rec = json.loads(line)
-        img = cv2.imread(str(root / rec["image"]))
-        if img is None:
-            raise UserError(f"cannot read {root / rec['image']}")
-        label = root / "labels" / split / (Path(rec["image"]).stem + ".txt")
-        gt_box, gt_cls = read_yolo_labels(label, rec["width"], rec["height"])
+    for img, gt_box, gt_cls in read_scenes(root, split, split_records(root, split, per)):
         det = detector.predict(img).detections
         for box, y in zip(det.xyxy, label_boxes(det.xyxy, gt_box, gt_cls, neg_cap), strict=True):
             if y >= 0:

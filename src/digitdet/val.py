@@ -37,7 +37,7 @@ import numpy as np
 from digitdet import recognize
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError
-from digitdet.labels import read_yolo_labels
+from digitdet.labels import read_scenes, split_records
 from digitdet.letterbox import letterbox_shape
 from digitdet.mnist import MnistError
 from digitdet.numbers import read_numbers
@@ -235,21 +235,14 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
     """
     from tqdm import tqdm
 
-    jsonl = root / split / "numbers.jsonl"
-    if not jsonl.is_file():
-        raise UserError(f"{jsonl} not found: run 'make data' first")
-    records = [json.loads(x) for x in jsonl.read_text().splitlines()][:limit]
+    records = split_records(root, split, limit)
     tps, confs, pcls, gcls = [], [], [], []
     main = Tally(conf)
     others = [Tally(c) for c in sweep]
     errors = ErrorCounts()
-    for rec in tqdm(records, desc=f"val {split}", unit="img", leave=False,
-                    disable=not sys.stderr.isatty()):
-        img = cv2.imread(str(root / rec["image"]))
-        if img is None:
-            raise UserError(f"cannot read {root / rec['image']}")
-        label = root / "labels" / split / (Path(rec["image"]).stem + ".txt")
-        gt_box, gt_cls = read_yolo_labels(label, rec["width"], rec["height"])
+    scenes = tqdm(read_scenes(root, split, records), desc=f"val {split}", unit="img",
+                  total=len(records), leave=False, disable=not sys.stderr.isatty())
+    for rec, (img, gt_box, gt_cls) in zip(records, scenes, strict=True):
         det = detector.predict(img, conf=0.001).detections  # all scores, for mAP
         tp = match_predictions(gt_box, gt_cls, det)
         tps.append(tp)
