@@ -106,6 +106,7 @@ def train_net(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, width: int =
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_net(width)
+    log(f"recognizer: width {width}, {sum(p.numel() for p in model.parameters())} parameters")
     steps = max(epochs * (len(x) // batch), 1)
     opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
