@@ -183,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
         rng = np.random.default_rng(args.seed)
+        t0 = time.time()
         parts = [mine_crops(detector, Path(d), args.split, args.per, args.neg_cap, rng)
                  for d in args.data]
         x = np.concatenate([a for a, _ in parts])
         y = np.concatenate([b for _, b in parts])
         if len(x) < 1000:
             raise UserError(f"only {len(x)} crops: give more scenes (--data, --per)")
-        print(f"{len(x)} crops, per class {np.bincount(y, minlength=BACKGROUND + 1).tolist()}")
+        print(f"{len(x)} crops, per class {np.bincount(y, minlength=BACKGROUND + 1).tolist()} "
+              f"(mined in {time.time() - t0:.0f} s)")
         held = rng.permutation(len(x))
         n_val = min(3000, len(x) // 10)
         val, tr = held[:n_val], held[n_val:]
