@@ -255,6 +255,30 @@ def test_filled_loop_is_drawn_natural_not_as_a_stroke() -> None:
     assert not make_glyph(blob, 0).stroke_ok  # its skeleton would lose the loop
 
 
+def _eight(top: tuple[int, int] | None) -> np.ndarray:
+    img = np.zeros((64, 48), np.uint8)
+    cv2.circle(img, (24, 44), 14, 255, 4)  # the lower loop
+    if top is None:
+        cv2.ellipse(img, (24, 22), (6, 5), 0, 180, 360, 255, 3)  # an open upper arc: no hole
+    else:
+        cv2.ellipse(img, (24, 28 - top[1] - 1), top, 0, 0, 360, 255, 3)
+    return img
+
+
+@pytest.mark.parametrize("top, stroke_ok, loops", [
+    ((3, 3), False, None),  # a small upper hole, filled before thinning: the skeleton reads 6
+    ((4, 3), False, None),  # the same, a little wider
+    ((5, 4), True, 2),      # an upper hole big enough to thin into a loop: redrawn as an 8
+    (None, True, 1),        # an 8 written with its top open has one loop in the ink and keeps it
+])
+def test_an_eight_keeps_the_loops_of_its_ink(top: tuple[int, int] | None, stroke_ok: bool,
+                                             loops: int | None) -> None:
+    g = make_glyph(_eight(top), 8)
+    assert g.stroke_ok == stroke_ok
+    if loops is not None:
+        assert count_loops(len(g.points), g.edges) == loops
+
+
 def _bar(label: int) -> object:
     img = np.zeros((28, 28), np.uint8)
     cv2.line(img, (14, 4), (14, 23), 255, 3)  # a bare vertical stroke, like most MNIST ones

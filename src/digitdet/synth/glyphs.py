@@ -85,13 +85,23 @@ def fill_small_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
     return m.astype(bool)
 
 
+def ink_mask(crop: np.ndarray) -> np.ndarray:
+    """``(WORK, w) bool`` ink of a tight crop at the skeleton's working height."""
+    h, w = crop.shape
+    big = cv2.resize(crop, (max(1, round(w * WORK / h)), WORK), interpolation=cv2.INTER_CUBIC)
+    return big > 110
+
+
+def count_holes(mask: np.ndarray) -> int:
+    """Holes (background regions enclosed by ink) of a ``bool`` mask, any size."""
+    _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    return 0 if hierarchy is None else int((hierarchy[0][:, 3] >= 0).sum())
+
+
 def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Skeleton of a tight crop as ``points (P, 2) float32`` (x, y; crop height = 1) and
     ``edges (E, 2) int32``, smoothed so that redrawn strokes are curves, not staircases."""
-    h, w = crop.shape
-    scale = WORK / h
-    big = cv2.resize(crop, (max(1, round(w * scale)), WORK), interpolation=cv2.INTER_CUBIC)
-    skel = zhang_suen(fill_small_holes(big > 110, max_area=0.005 * WORK * WORK))
+    skel = zhang_suen(fill_small_holes(ink_mask(crop), max_area=0.005 * WORK * WORK))
     ys, xs = np.nonzero(skel)
     if len(ys) == 0:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.int32)
@@ -122,6 +132,9 @@ def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 LOOPED = {0: 1, 6: 1, 8: 1, 9: 1}  # digits whose skeleton must keep at least this many loops
+# ... and up to this many when the ink has them: an 8's small top loop, filled before thinning
+# as if it were a blot, leaves a skeleton that reads 6 (or 9) under the label 8
+LOOPS_KEPT = {8: 2}
 
 
 def count_loops(n_points: int, edges: np.ndarray) -> int:
@@ -145,7 +158,10 @@ def make_glyph(img28: np.ndarray, label: int) -> Glyph:
     digit image, white on black)."""
     crop = tight_crop(img28)
     pts, edges = skeleton_graph(crop)
-    ok = len(edges) > 0 and count_loops(len(pts), edges) >= LOOPED.get(int(label), 0)
+    need = LOOPED.get(int(label), 0)
+    if int(label) in LOOPS_KEPT:
+        need = max(need, min(LOOPS_KEPT[int(label)], count_holes(ink_mask(crop))))
+    ok = len(edges) > 0 and count_loops(len(pts), edges) >= need
     return Glyph(crop=crop, points=pts, edges=edges, label=int(label), stroke_ok=ok)
 
 
