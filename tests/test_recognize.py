@@ -254,6 +254,26 @@ def test_train_and_export_agree(tmp_path: Path) -> None:
     assert got.shape == (5, 11) and np.allclose(got, want, atol=1e-4)
 
 
+@pytest.mark.parametrize("strength, seed_b, same_as_input, same_as_a", [
+    (0.0, 0, True, True),      # off: the crops come back untouched
+    (1e-9, 0, True, True),     # a turn of nothing is the identity (pixel centres sampled exactly)
+    (1.0, 0, False, True),     # on: the crops move, and the same seed moves them the same way
+    (1.0, 1, False, False),    # another seed, another move
+])
+def test_random_affine(strength: float, seed_b: int, same_as_input: bool, same_as_a: bool) -> None:
+    import torch
+
+    from digitdet.recognize_train import random_affine
+
+    x, _ = bar_crops(8, np.random.default_rng(0))
+    xb = torch.from_numpy(standardize(x))
+    a = random_affine(xb, np.random.default_rng(0), strength)
+    b = random_affine(xb, np.random.default_rng(seed_b), strength)
+    assert a.shape == xb.shape == (8, 1, CROP, CROP)
+    assert torch.allclose(a, xb, atol=1e-4) == same_as_input
+    assert torch.equal(a, b) == same_as_a
+
+
 def test_recognize_train_without_torch(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     # no torch (no train extra): one line and exit 2 before any crop is mined
