@@ -26,6 +26,9 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.val", "--no-mnist", "--recognizer", "r.onnx"], "recognizer weights"),  # 2nd stage
     (["-m", "digitdet.recognize_train", "--data", "d", "--epochs", "0"], "at least 1"),  # epochs
     (["-m", "digitdet.recognize_train", "--data", "none"], "not found"),                 # no scenes
+    (["-m", "digitdet.recognize_train", "--data", "d", "--augment", "-1"], "at least 0"),  # augment
+    (["-m", "digitdet.recognize_ensemble", "--members", "a.onnx", "b.onnx", "--output", "e.onnx"],
+     "not found"),                                                                       # members
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,

@@ -173,6 +173,9 @@ def export_onnx(model: Any, path: Path) -> Path:
         # dynamo=False is chosen (a plain CNN, no new dependency); torch warns that it is legacy
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*",
                                 category=DeprecationWarning)
+        # ... and that an internal logging helper it calls itself will be removed
+        warnings.filterwarnings("ignore", message="The feature will be removed",
+                                category=DeprecationWarning)
         torch.onnx.export(model, (torch.zeros(2, 1, CROP, CROP),), str(path),
                           input_names=["crops"], output_names=["logits"],
                           dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
