@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,7 @@ from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_
 from digitdet.synth.glyphs import (
     FONT_HEIGHT,
     HERSHEY_FONTS,
+    count_holes,
     count_loops,
     font_glyph,
     hershey_glyph,
@@ -263,6 +265,19 @@ def _eight(top: tuple[int, int] | None) -> np.ndarray:
     else:
         cv2.ellipse(img, (24, 28 - top[1] - 1), top, 0, 0, 360, 255, 3)
     return img
+
+
+@pytest.mark.parametrize("draw, holes", [
+    (lambda m: cv2.circle(m, (16, 16), 9, 1, 3), 1),                                   # a ring
+    (lambda m: cv2.circle(m, (16, 16), 9, 1, -1), 0),                                  # a blob
+    (lambda m: (cv2.circle(m, (16, 10), 6, 1, 2), cv2.circle(m, (16, 23), 7, 1, 2)), 2),  # an 8
+    (lambda m: cv2.ellipse(m, (16, 16), (9, 9), 0, 0, 300, 1, 2), 0),                  # an open c
+    (lambda m: cv2.rectangle(m, (10, 10), (12, 12), 1, 1), 1),                         # a 1-px hole
+])
+def test_count_holes(draw: Callable[[np.ndarray], object], holes: int) -> None:
+    mask = np.zeros((32, 32), np.uint8)
+    draw(mask)
+    assert count_holes(mask.astype(bool)) == holes
 
 
 @pytest.mark.parametrize("top, stroke_ok, loops", [

@@ -4,7 +4,8 @@ Usage:
     python -m digitdet.recognize_ensemble --members a.onnx b.onnx --output rec.onnx
 
 Recognizers trained on different scenes make different mistakes; the mean of their
-probabilities reads crops better than either (docs/training-log.md, "r6"). The output is one
+probabilities reads crops better than either (docs/training-log.md, "Stage 11 + recognizer
+r7"). The output is one
 recognizer like its members, so :class:`~digitdet.recognize.Recognizer` and ``--recognizer`` take
 it as they are: input ``crops (N, 1, 32, 32)``, output ``logits (N, 11)``, here the log of the
 members' mean probability (its softmax is that mean). One ONNX Runtime call runs every member;
@@ -24,6 +25,11 @@ from digitdet.recognize import BACKGROUND, CROP
 INPUT, OUTPUT = "crops", "logits"
 
 
+def _inputs(graph: Any) -> list[Any]:
+    """A graph's real inputs (an exporter may list initializers as inputs too)."""
+    return [i for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+
+
 def _check_member(model: Any, name: str) -> None:
     """Raise :class:`UserError` unless ``model`` has one ``(N, 1, 32, 32)`` input and one
     ``(N, 11)`` output, as ``recognize_train`` writes."""
@@ -31,7 +37,7 @@ def _check_member(model: Any, name: str) -> None:
         return [d.dim_value or d.dim_param for d in value.type.tensor_type.shape.dim]
 
     graph = model.graph
-    inputs = [i for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+    inputs = _inputs(graph)
     if len(inputs) != 1 or len(graph.output) != 1:
         raise UserError(f"{name}: a recognizer has one input and one output, got "
                         f"{len(inputs)} and {len(graph.output)}")
@@ -59,7 +65,7 @@ def ensemble(members: list[Any], names: list[str] | None = None) -> Any:
         _check_member(model, name)
         prefixed = compose.add_prefix(model, f"m{k}_")
         graph = prefixed.graph
-        own_in = [i.name for i in graph.input if i.name not in {t.name for t in graph.initializer}][0]
+        own_in = _inputs(graph)[0].name
         for node in graph.node:
             node.input[:] = [INPUT if x == own_in else x for x in node.input]
             nodes.append(node)
