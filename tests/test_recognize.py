@@ -254,6 +254,21 @@ def test_train_and_export_agree(tmp_path: Path) -> None:
     assert got.shape == (5, 11) and np.allclose(got, want, atol=1e-4)
 
 
+@pytest.mark.parametrize("full_res, params", [
+    (False, 193_019),  # the shipped members' layout (the model card's 193 k)
+    (True, 204_635),   # first convolutions at 32x32 and a third stage
+])
+def test_build_net(full_res: bool, params: int) -> None:
+    import torch
+
+    from digitdet.recognize_train import build_net
+
+    net = build_net(16, full_res).eval()
+    assert sum(p.numel() for p in net.parameters()) == params
+    with torch.no_grad():
+        assert tuple(net(torch.zeros(3, 1, CROP, CROP)).shape) == (3, BACKGROUND + 1)
+
+
 @pytest.mark.parametrize("strength, seed_b, same_as_input, same_as_a", [
     (0.0, 0, True, True),      # off: the crops come back untouched
     (1e-9, 0, True, True),     # a turn of nothing is the identity (pixel centres sampled exactly)

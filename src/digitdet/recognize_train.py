@@ -81,18 +81,24 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
     return x, np.asarray(ys, np.int64)
 
 
-def build_net(width: int = 16) -> Any:
+def build_net(width: int = 16, full_res: bool = False) -> Any:
     """The recognizer CNN: ``(N, 1, 32, 32)`` -> ``(N, 11)`` logits; about 5 M multiply-adds a
-    crop at ``width`` 16, a quarter of that at 8."""
+    crop at ``width`` 16, a quarter of that at 8. ``full_res``: the first two convolutions at 32 x
+    32 (stride 1) and a third stage, about twice the multiply-adds."""
     from torch import nn
 
     def block(cin: int, cout: int, stride: int = 1) -> list[Any]:
         return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
     w = width
-    return nn.Sequential(*block(1, w, 2), *block(w, 2 * w), nn.MaxPool2d(2),  # 16 -> 8
-                         *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2),  # 8 -> 4
-                         nn.Flatten(), nn.Linear(4 * w * (CROP // 8) ** 2, 128), nn.ReLU(),
+    if full_res:
+        body = [*block(1, w), *block(w, w), nn.MaxPool2d(2),  # 32 -> 16
+                *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),  # 16 -> 8
+                *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2)]  # 8 -> 4
+    else:
+        body = [*block(1, w, 2), *block(w, 2 * w), nn.MaxPool2d(2),  # 16 -> 8
+                *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2)]  # 8 -> 4
+    return nn.Sequential(*body, nn.Flatten(), nn.Linear(4 * w * (CROP // 8) ** 2, 128), nn.ReLU(),
                          nn.Dropout(0.2), nn.Linear(128, BACKGROUND + 1))
 
 
@@ -119,16 +125,18 @@ def random_affine(xb: Any, rng: np.random.Generator, strength: float) -> Any:
 
 
 def train_net(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, width: int = 16,
-              batch: int = 256, augment: float = 1.0, log: Any = print) -> Any:
+              batch: int = 256, augment: float = 1.0, full_res: bool = False,
+              log: Any = print) -> Any:
     """Train :func:`build_net` on crops ``x (N, 32, 32) uint8``, labels ``y (N,)``; each batch
     half inverted (light on dark and dark on light both occur) and moved by
-    :func:`random_affine` at ``augment``. Returns the model in eval mode."""
+    :func:`random_affine` at ``augment``; ``full_res`` as :func:`build_net`. Returns the model
+    in eval mode."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_net(width)
+    model = build_net(width, full_res)
     log(f"recognizer: width {width}, {sum(p.numel() for p in model.parameters())} parameters")
     steps = max(epochs * (len(x) // batch), 1)
     opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
@@ -194,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--neg-cap", type=int, default=15, help="most 'not a digit' boxes per scene")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--width", type=int, default=16, help="channels of the first layer")
+    p.add_argument("--full-res", action="store_true",
+                   help="first convolutions at the crop's full 32x32 (twice the multiply-adds)")
     p.add_argument("--augment", type=float, default=1.0,
                    help="strength of the random turn/scale/shear/shift of training crops (0: off)")
     p.add_argument("--seed", type=int, default=0)
@@ -225,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         n_val = min(3000, len(x) // 10)
         val, tr = held[:n_val], held[n_val:]
         torch.set_num_threads(os.cpu_count() or 1)  # every core (torch may default to fewer)
-        model = train_net(x[tr], y[tr], args.epochs, args.seed, args.width, augment=args.augment)
+        model = train_net(x[tr], y[tr], args.epochs, args.seed, args.width, augment=args.augment,
+                          full_res=args.full_res)
         print(f"held-out crops ({n_val}): accuracy {accuracy(model, x[val], y[val]):.4f}")
         out = export_onnx(model, Path(args.output))
     except UserError as exc:
