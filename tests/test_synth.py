@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_
 from digitdet.synth.glyphs import (
     FONT_HEIGHT,
     HERSHEY_FONTS,
+    OPEN_LOOP,
     count_holes,
     count_loops,
     font_glyph,
@@ -278,6 +280,54 @@ def test_count_holes(draw: Callable[[np.ndarray], object], holes: int) -> None:
     mask = np.zeros((32, 32), np.uint8)
     draw(mask)
     assert count_holes(mask.astype(bool)) == holes
+
+
+@pytest.mark.parametrize("min_area, holes", [
+    (0, 2),    # both holes of an 8 whose top hole is 3x3 px and bottom one about 13 px across
+    (9, 2),    # the top hole's outline encloses 4x4 = 16 px >= 9
+    (20, 1),   # only the bottom hole is that big
+    (1000, 0), # neither
+])
+def test_count_holes_min_area(min_area: float, holes: int) -> None:
+    mask = np.zeros((48, 32), np.uint8)
+    cv2.rectangle(mask, (11, 3), (17, 9), 1, 2)    # top: a 3x3 hole
+    cv2.circle(mask, (16, 30), 9, 1, 2)           # bottom
+    assert count_holes(mask.astype(bool), min_area) == holes
+
+
+@pytest.mark.parametrize("pen, narrowed", [
+    (4.0, False),   # a thin pen: both loops of the 8 show, drawn with the pen asked for
+    (14.0, True),   # a fat pen fills the small top loop (the 8 would read 6 or 9): narrowed
+    (24.0, True),   # fatter still: narrowed further, never a blob
+])
+def test_a_fat_pen_keeps_the_loops_open(pen: float, narrowed: bool) -> None:
+    g = make_glyph(_eight((5, 4)), 8)
+    assert g.loops == 2
+    mask = render_stroke(g, 64, 64, pen)
+    as_asked = render_stroke(dataclasses.replace(g, loops=0), 64, 64, pen)
+    assert count_holes(mask > 0.5, (OPEN_LOOP * 64) ** 2) == 2
+    assert (count_holes(as_asked > 0.5, (OPEN_LOOP * 64) ** 2) < 2) == narrowed  # as asked: a blob
+    assert (not np.array_equal(mask, as_asked)) == narrowed
+
+
+@pytest.mark.parametrize("label, loops", [
+    (1, 0),   # no loop to keep: a fat 1 stays as fat as asked
+    (0, 1),   # a 0's ring
+    (8, 2),   # an 8's two loops (its ink has both holes)
+])
+def test_glyph_loops_by_label(label: int, loops: int) -> None:
+    img = np.zeros((64, 48), np.uint8)
+    if label == 1:
+        cv2.line(img, (24, 6), (24, 58), 255, 4)
+    elif label == 0:
+        cv2.ellipse(img, (24, 32), (14, 24), 0, 0, 360, 255, 4)
+    else:
+        img = _eight((5, 4))
+    g = make_glyph(img, label)
+    assert g.loops == loops
+    if not loops:  # drawn at the pen asked for: its width is the bar's plus the pen
+        mask = render_stroke(g, 64, 32, 14.0)
+        assert (mask > 0.5).any(axis=0).sum() >= 12
 
 
 @pytest.mark.parametrize("top, stroke_ok, loops", [

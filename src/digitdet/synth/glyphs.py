@@ -31,6 +31,7 @@ class Glyph:
     edges: np.ndarray
     label: int
     stroke_ok: bool = True  # False when a redrawn skeleton would lose a loop: draw it natural
+    loops: int = 0  # loops a redrawn stroke keeps open (a pen too fat for them is narrowed)
 
     @property
     def aspect(self) -> float:
@@ -92,10 +93,15 @@ def ink_mask(crop: np.ndarray) -> np.ndarray:
     return big > 110
 
 
-def count_holes(mask: np.ndarray) -> int:
-    """Holes (background regions enclosed by ink) of a ``bool`` mask, any size."""
-    _, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    return 0 if hierarchy is None else int((hierarchy[0][:, 3] >= 0).sum())
+def count_holes(mask: np.ndarray, min_area: float = 0.0) -> int:
+    """Holes (background regions enclosed by ink) of a ``bool`` mask whose outline encloses at
+    least ``min_area`` px (any size by default)."""
+    contours, hierarchy = cv2.findContours(mask.astype(np.uint8), cv2.RETR_CCOMP,
+                                           cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return 0
+    return sum(1 for cnt, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True)
+               if parent >= 0 and cv2.contourArea(cnt) >= min_area)
 
 
 def skeleton_graph(crop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +168,8 @@ def make_glyph(img28: np.ndarray, label: int) -> Glyph:
     if int(label) in LOOPS_KEPT:
         need = max(need, min(LOOPS_KEPT[int(label)], count_holes(ink_mask(crop))))
     ok = len(edges) > 0 and count_loops(len(pts), edges) >= need
-    return Glyph(crop=crop, points=pts, edges=edges, label=int(label), stroke_ok=ok)
+    return Glyph(crop=crop, points=pts, edges=edges, label=int(label), stroke_ok=ok,
+                 loops=need if ok else 0)
 
 
 HERSHEY_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
@@ -264,13 +271,17 @@ def render_natural(glyph: Glyph, height: int, width: int) -> np.ndarray:
     return np.clip(out * 1.4, 0.0, 1.0)
 
 
+OPEN_LOOP = 0.04  # a loop shows when its hole is at least this fraction of the height across
+
+
 def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
                   jitter: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
     """Redraw the skeleton with a round pen ``pen`` px wide into a ``(height, width)`` mask.
 
     Pens under 1 px are drawn 1 px wide at reduced intensity (a faint hairline). ``jitter``
     bends the strokes by up to that fraction of the height with a smooth, low-frequency wobble
-    (a hand, not noise). Returns ``float32`` in [0, 1].
+    (a hand, not noise). A pen that would fill the glyph's ``loops`` is narrowed until each shows
+    a hole at least ``OPEN_LOOP`` of the height across. Returns ``float32`` in [0, 1].
     """
     if len(glyph.edges) == 0:
         return render_natural(glyph, height, width)
@@ -288,9 +299,20 @@ def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
     xy[:, 1] = pts[:, 1] * max(sy, 1) + pad
     fixed = np.round(xy * 16).astype(np.int32)  # 4 fractional bits for sub-pixel lines
     segs = fixed[glyph.edges]  # (E, 2, 2): one 2-point polyline per skeleton edge
-    canvas = np.zeros((height, width), np.uint8)
+
+    def draw(thick: int) -> np.ndarray:
+        canvas = np.zeros((height, width), np.uint8)
+        cv2.polylines(canvas, segs, False, 255, thickness=thick, lineType=cv2.LINE_AA, shift=4)
+        return canvas
+
     thick = max(1, round(pen))
-    cv2.polylines(canvas, segs, False, 255, thickness=thick, lineType=cv2.LINE_AA, shift=4)
+    canvas = draw(thick)
+    # a pen too fat for the digit's loops fills them (an 8 becomes a blob read as 6 or 9): narrow
+    # it until they show, as a writer with a marker would draw them
+    min_hole = (OPEN_LOOP * height) ** 2
+    while glyph.loops and thick > 1 and count_holes(canvas > 127, min_hole) < glyph.loops:
+        thick = max(1, int(thick * 0.8))
+        canvas = draw(thick)
     mask = canvas.astype(np.float32) * (1.0 / 255.0)
     if pen < 1.0:
         mask *= max(pen, 0.35)
