@@ -20,6 +20,7 @@ from digitdet.synth.glyphs import (
     FONT_HEIGHT,
     HERSHEY_FONTS,
     OPEN_LOOP,
+    OPEN_LOOP_PX,
     count_holes,
     count_loops,
     font_glyph,
@@ -295,18 +296,21 @@ def test_count_holes_min_area(min_area: float, holes: int) -> None:
     assert count_holes(mask.astype(bool), min_area) == holes
 
 
-@pytest.mark.parametrize("pen, narrowed", [
-    (4.0, False),   # a thin pen: both loops of the 8 show, drawn with the pen asked for
-    (14.0, True),   # a fat pen fills the small top loop (the 8 would read 6 or 9): narrowed
-    (24.0, True),   # fatter still: narrowed further, never a blob
+@pytest.mark.parametrize("height, pen, narrowed", [
+    (64, 4.0, False),   # a thin pen: both loops of the 8 show, drawn with the pen asked for
+    (64, 14.0, True),   # a fat pen fills the small top loop (the 8 would read 6 or 9): narrowed
+    (64, 24.0, True),   # fatter still: narrowed further, never a blob
+    (32, 4.0, True),    # a small digit: 4 % of 32 px is 1.3 px, yet each hole must be 2 px across
 ])
-def test_a_fat_pen_keeps_the_loops_open(pen: float, narrowed: bool) -> None:
+def test_a_fat_pen_keeps_the_loops_open(height: int, pen: float, narrowed: bool) -> None:
     g = make_glyph(_eight((5, 4)), 8)
     assert g.loops == 2
-    mask = render_stroke(g, 64, 64, pen)
-    as_asked = render_stroke(dataclasses.replace(g, loops=0), 64, 64, pen)
-    assert count_holes(mask > 0.5, (OPEN_LOOP * 64) ** 2) == 2
-    assert (count_holes(as_asked > 0.5, (OPEN_LOOP * 64) ** 2) < 2) == narrowed  # as asked: a blob
+    w = round(height * g.aspect + pen)
+    mask = render_stroke(g, height, w, pen)
+    as_asked = render_stroke(dataclasses.replace(g, loops=0), height, w, pen)
+    min_hole = max(OPEN_LOOP * height, OPEN_LOOP_PX) ** 2
+    assert count_holes(mask > 0.5, min_hole) == 2
+    assert (count_holes(as_asked > 0.5, min_hole) < 2) == narrowed  # as asked: a blob
     assert (not np.array_equal(mask, as_asked)) == narrowed
 
 

@@ -272,6 +272,7 @@ def render_natural(glyph: Glyph, height: int, width: int) -> np.ndarray:
 
 
 OPEN_LOOP = 0.04  # a loop shows when its hole is at least this fraction of the height across
+OPEN_LOOP_PX = 2.0  # ... and at least this many pixels (a 1-px hole vanishes in any blur)
 
 
 def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
@@ -281,7 +282,8 @@ def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
     Pens under 1 px are drawn 1 px wide at reduced intensity (a faint hairline). ``jitter``
     bends the strokes by up to that fraction of the height with a smooth, low-frequency wobble
     (a hand, not noise). A pen that would fill the glyph's ``loops`` is narrowed until each shows
-    a hole at least ``OPEN_LOOP`` of the height across. Returns ``float32`` in [0, 1].
+    a hole at least ``OPEN_LOOP`` of the height (and ``OPEN_LOOP_PX``) across, or is 1 px wide.
+    Returns ``float32`` in [0, 1].
     """
     if len(glyph.edges) == 0:
         return render_natural(glyph, height, width)
@@ -309,7 +311,7 @@ def render_stroke(glyph: Glyph, height: int, width: int, pen: float,
     canvas = draw(thick)
     # a pen too fat for the digit's loops fills them (an 8 becomes a blob read as 6 or 9): narrow
     # it until they show, as a writer with a marker would draw them
-    min_hole = (OPEN_LOOP * height) ** 2
+    min_hole = max(OPEN_LOOP * height, OPEN_LOOP_PX) ** 2
     while glyph.loops and thick > 1 and count_holes(canvas > 127, min_hole) < glyph.loops:
         thick = max(1, int(thick * 0.8))
         canvas = draw(thick)
