@@ -27,7 +27,8 @@ INPUT, OUTPUT = "crops", "logits"
 
 def _inputs(graph: Any) -> list[Any]:
     """A graph's real inputs (an exporter may list initializers as inputs too)."""
-    return [i for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+    weights = {t.name for t in graph.initializer}
+    return [i for i in graph.input if i.name not in weights]
 
 
 def _check_member(model: Any, name: str) -> None:

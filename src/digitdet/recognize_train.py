@@ -91,13 +91,11 @@ def build_net(width: int = 16, full_res: bool = False) -> Any:
         return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
     w = width
-    if full_res:
-        body = [*block(1, w), *block(w, w), nn.MaxPool2d(2),  # 32 -> 16
-                *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),  # 16 -> 8
-                *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2)]  # 8 -> 4
-    else:
-        body = [*block(1, w, 2), *block(w, 2 * w), nn.MaxPool2d(2),  # 16 -> 8
-                *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2)]  # 8 -> 4
+    if full_res:  # 32 -> 16 -> 8
+        stem = [*block(1, w), *block(w, w), nn.MaxPool2d(2), *block(w, 2 * w), *block(2 * w, 2 * w)]
+    else:  # stride 2: 32 -> 16 -> 8
+        stem = [*block(1, w, 2), *block(w, 2 * w)]
+    body = [*stem, nn.MaxPool2d(2), *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2)]  # -> 4
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(4 * w * (CROP // 8) ** 2, 128), nn.ReLU(),
                          nn.Dropout(0.2), nn.Linear(128, BACKGROUND + 1))
 
