@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import cv2
@@ -40,14 +41,19 @@ def pad_number(pool, text: str, size: tuple[int, int], height: int, pen: float, 
     return cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> int:
+    """Write the five sample images; returns the exit code."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--out", default="assets/samples")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = mnist.load(args.mnist_dir)
+    try:
+        data = mnist.load(args.mnist_dir)
+    except mnist.MnistError as exc:
+        print(f"make_samples: {exc}", file=sys.stderr)
+        return 2
     cfg = load_synth_config(Path("configs/synth.yaml"))
     pool = build_pool(cfg.pools["test"], data)
     cv2.imwrite(str(out / "pad.png"), pad_number(pool, "2024", (640, 480), 150, 14, False, 1))
@@ -61,7 +67,8 @@ def main() -> None:
             cv2.imwrite(str(out / wanted.pop(scene.surface)), scene.image,
                         [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(sorted(p.name for p in out.iterdir()))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
