@@ -24,7 +24,7 @@ CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 JUDGED = $(if $(filter %.onnx,$(WEIGHTS)),$(WEIGHTS),runs/judge/$(NAME).onnx)
 
-.PHONY: setup fonts data train export ship recognizer ship-recognizer detect val judge bench serve loadtest test lint clean
+.PHONY: setup fonts data samples train export ship recognizer ship-recognizer detect val judge bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -51,6 +51,9 @@ fonts:  ## apt-install the handwriting fonts of val --fonts and of the font/pain
 
 data: $(STAMP)  ## synthesize the dataset into datasets/digits
 	$(PY) -m digitdet.synth $(MNIST_FLAG) --workers $$(nproc)
+
+samples: $(STAMP)  ## rebuild assets/samples from held-out MNIST digits (commit them after a synthesizer change)
+	$(PY) tools/make_samples.py $(MNIST_FLAG)
 
 datasets/digits/synth.json:
 	$(MAKE) data
