@@ -47,13 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--out", default="assets/samples")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         data = mnist.load(args.mnist_dir)
     except mnist.MnistError as exc:
-        print(f"make_samples: {exc}", file=sys.stderr)
+        print(f"make_samples: error: {exc}", file=sys.stderr)
         return 2
+    out = Path(args.out)  # made only once the digits load: bad input leaves no empty folder
+    out.mkdir(parents=True, exist_ok=True)
     cfg = load_synth_config(Path("configs/synth.yaml"))
     pool = build_pool(cfg.pools["test"], data)
     cv2.imwrite(str(out / "pad.png"), pad_number(pool, "2024", (640, 480), 150, 14, False, 1))
