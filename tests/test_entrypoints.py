@@ -27,6 +27,7 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.recognize_train", "--data", "d", "--epochs", "0"], "at least 1"),  # epochs
     (["-m", "digitdet.recognize_train", "--data", "none"], "not found"),                 # no scenes
     (["-m", "digitdet.recognize_train", "--data", "d", "--augment", "-1"], "at least 0"),  # augment
+    (["-m", "digitdet.recognize_train", "--data", "d", "--lines", "2"], "0 to 1"),     # lines share
     (["-m", "digitdet.recognize_ensemble", "--members", "a.onnx", "b.onnx", "--output", "e.onnx"],
      "not found"),                                                                       # members
 ])

@@ -289,6 +289,37 @@ def test_random_affine(strength: float, seed_b: int, same_as_input: bool, same_a
     assert torch.equal(a, b) == same_as_a
 
 
+def digit_crop(ink: int, paper: int) -> np.ndarray:
+    """A 32x32 crop with a '0'-like ring (ink) in its middle, x 11-21 and y 6-26."""
+    c = np.full((CROP, CROP), paper, np.uint8)
+    cv2.ellipse(c, (16, 16), (5, 10), 0, 0, 360, ink, 2)
+    return c
+
+
+@pytest.mark.parametrize("crop, prob, changed", [
+    (digit_crop(20, 230), 0.0, False),   # off: untouched
+    (digit_crop(20, 230), 1.0, True),    # dark ink on paper: a dark line beside the ring
+    (digit_crop(240, 30), 1.0, True),    # chalk on a board: a light line
+    (np.full((CROP, CROP), 200, np.uint8), 1.0, False),  # no ink: nothing to match, untouched
+])
+def test_add_lines(crop: np.ndarray, prob: float, changed: bool) -> None:
+    from digitdet.recognize_train import add_lines
+
+    crops = np.stack([crop] * 64)
+    out = add_lines(crops, np.random.default_rng(0), prob)
+    assert out.shape == crops.shape and out.dtype == np.uint8
+    assert np.array_equal(crops, np.stack([crop] * 64))  # the input is not drawn on
+    diff = out.astype(int) - crops
+    assert bool(diff.any()) == changed
+    if changed:
+        assert not diff[:, crop != crop[0, 0]].any()  # never on the digit's ink
+        darker = crop[16, 11] < crop[0, 0]  # the ink is darker than the paper
+        assert ((diff <= 0) if darker else (diff >= 0)).all()  # lines in the ink's direction
+        drawn = (diff != 0).any((1, 2)).mean()
+        assert 0.8 < drawn <= 1.0  # nearly every crop (a line may fall outside the crop)
+    assert np.array_equal(out, add_lines(crops, np.random.default_rng(0), prob))  # same seed
+
+
 def test_recognize_train_without_torch(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     # no torch (no train extra): one line and exit 2 before any crop is mined
