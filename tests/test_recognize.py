@@ -320,6 +320,15 @@ def test_add_lines(crop: np.ndarray, prob: float, changed: bool) -> None:
     assert np.array_equal(out, add_lines(crops, np.random.default_rng(0), prob))  # same seed
 
 
+def test_add_lines_off_keeps_the_random_stream() -> None:
+    # --lines 0 draws nothing, so a seed trains the same model as before the option existed
+    from digitdet.recognize_train import add_lines
+
+    rng = np.random.default_rng(5)
+    add_lines(np.stack([digit_crop(20, 230)] * 8), rng, 0.0)
+    assert rng.random() == np.random.default_rng(5).random()
+
+
 def test_recognize_train_without_torch(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     # no torch (no train extra): one line and exit 2 before any crop is mined

@@ -142,8 +142,11 @@ def add_lines(crops: np.ndarray, rng: np.random.Generator, prob: float) -> np.nd
     gets a straight line beside the digit in its middle: left, right, above or below it (1.5-5
     px from its ink, or a corner of two), mostly 1 px wide, in the ink's colour or fainter, as
     box, comb and table lines, rules and separators sit next to written digits. The label stays
-    the digit's."""
+    the digit's. At ``prob`` 0 nothing is drawn from ``rng``, so runs without lines keep the
+    random stream (and the models) of the seeds trained before it existed."""
     out = crops.copy()
+    if prob <= 0:
+        return out
     for i in np.nonzero(rng.random(len(crops)) < prob)[0]:
         c = out[i]
         med = float(np.median(c))
@@ -152,10 +155,10 @@ def add_lines(crops: np.ndarray, rng: np.random.Generator, prob: float) -> np.nd
         if abs(ink - med) < 16:  # no ink to match
             continue
         mask = np.abs(c.astype(np.float32) - med) > abs(ink - med) / 2
-        mid = CROP // 4, CROP - CROP // 4
-        if not mask[mid[0]:mid[1]].any():
+        band = mask[CROP // 4:CROP - CROP // 4]  # the middle rows
+        if not band.any():
             continue
-        x0, x1 = _ink_run(mask[mid[0]:mid[1]].any(0))  # the digit's columns, not its neighbours'
+        x0, x1 = _ink_run(band.any(0))  # the digit's columns, not its neighbours'
         y0, y1 = _ink_run(mask[:, x0:x1 + 1].any(1))
         colour = float(med + (ink - med) * rng.uniform(0.5, 1.0))
         width = 1 if rng.random() < 0.7 else 2
