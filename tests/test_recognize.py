@@ -12,7 +12,7 @@ import pytest
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.recognize import BACKGROUND, CROP, PAD, crop_square, rescore, softmax, standardize
-from digitdet.recognize_train import jitter, label_boxes
+from digitdet.recognize_train import inside_share, jitter, label_boxes
 from digitdet.results import Detections
 
 from conftest import make_onnx, yolo_output
@@ -160,6 +160,33 @@ def test_label_boxes(det: list, cap: int, expected: list[int]) -> None:
     gt_box = np.array([[0, 0, 10, 10]], np.float32)
     got = label_boxes(np.array(det, np.float32).reshape(-1, 4), gt_box, np.array([3]), cap)
     assert got.tolist() == expected
+
+
+@pytest.mark.parametrize("det, cap, with_parts, without", [
+    ([[0, 6, 10, 10]], 5, [BACKGROUND], [-1]),     # the lower 40 % of the digit: a part of it
+    ([[2, 2, 8, 8]], 5, [BACKGROUND], [-1]),       # its middle (IoU 0.36): a part
+    ([[0, 5, 10, 10]], 5, [3], [3]),               # its lower half (IoU 0.5): still the digit
+    ([[5, 0, 15, 10]], 5, [-1], [-1]),             # half on it, half off: unused either way
+    ([[0, 6, 10, 10], [0, 0, 10, 3]], 1, [BACKGROUND, -1], [-1, -1]),  # parts have a cap
+    ([[100, 100, 110, 110], [0, 6, 10, 10]], 1,    # and it is not the free boxes' cap
+     [BACKGROUND, BACKGROUND], [BACKGROUND, -1]),
+])
+def test_label_boxes_with_parts(det: list, cap: int, with_parts: list[int],
+                                without: list[int]) -> None:
+    boxes, gt_box = np.array(det, np.float32), np.array([[0, 0, 10, 10]], np.float32)
+    assert label_boxes(boxes, gt_box, np.array([3]), cap, parts=True).tolist() == with_parts
+    assert label_boxes(boxes, gt_box, np.array([3]), cap).tolist() == without
+
+
+@pytest.mark.parametrize("box, share", [
+    ([0, 0, 10, 10], 1.0),                         # the same box
+    ([5, 0, 15, 10], 0.5),                         # half over the edge
+    ([20, 20, 30, 30], 0.0),                       # apart
+    ([4, 4, 4, 8], 0.0),                           # no area
+])
+def test_inside_share(box: list, share: float) -> None:
+    got = inside_share(np.array([box], np.float32), np.array([[0, 0, 10, 10]], np.float32))
+    assert got.shape == (1, 1) and got[0, 0] == pytest.approx(share)
 
 
 def test_label_boxes_without_digits() -> None:

@@ -8,7 +8,9 @@ Usage:
 Crops come from synthesized scenes' ``train`` split (never a test split): every ground-truth
 digit (its box jittered a little), every detector box at ``--conf`` that overlaps a digit by
 IoU >= 0.5 (labelled with that digit), and up to ``--neg-cap`` detector boxes per scene that
-overlap none (IoU < 0.2), labelled "not a digit". So the recognizer learns the boxes the detector
+overlap none (IoU < 0.2), labelled "not a digit"; with ``--parts``, also the detector boxes
+that lie on part of one digit (mostly inside it, IoU < 0.45: the lower loop of an 8, the stem of a
+4), which were read as a digit of their own. So the recognizer learns the boxes the detector
 (``--weights``, default the shipped one) actually draws, and its mistakes. ``--lines`` draws a
 box or rule line beside the digit of that share of the training crops (the 3 beside a box line
 read as 5 was the most common misread on validation scenes). Needs torch (the ``train`` extra);
@@ -35,6 +37,8 @@ from digitdet.recognize import BACKGROUND, CROP, crop_square, standardize
 
 MATCH_IOU = 0.5  # a detector box on a digit
 FREE_IOU = 0.2  # a detector box on no digit
+PART_IOU = 0.45  # --parts: a box covering less of every digit than this ...
+PART_INSIDE = 0.8  # ... with this share of its area on one digit is a part of it
 
 
 def jitter(box: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -48,9 +52,11 @@ def jitter(box: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def label_boxes(det_xyxy: np.ndarray, gt_box: np.ndarray, gt_cls: np.ndarray,
-                neg_cap: int) -> np.ndarray:
+                neg_cap: int, parts: bool = False) -> np.ndarray:
     """``(N,) int64`` label of each detector box: the digit it covers (IoU >= 0.5), BACKGROUND
-    for the first ``neg_cap`` boxes on no digit (IoU < 0.2), -1 for the rest (not used)."""
+    for the first ``neg_cap`` boxes on no digit (IoU < 0.2) and, with ``parts``, the first
+    ``neg_cap`` on part of one digit (IoU < 0.45 with all, at least 80 % of their own area on
+    one); -1 for the rest (not used)."""
     labels = np.full(len(det_xyxy), -1, np.int64)
     if not len(det_xyxy):
         return labels
@@ -60,20 +66,32 @@ def label_boxes(det_xyxy: np.ndarray, gt_box: np.ndarray, gt_cls: np.ndarray,
         best = iou.max(1)
         on = best >= MATCH_IOU
         labels[on] = gt_cls[iou.argmax(1)[on]]
+        if parts:
+            part = (best < PART_IOU) & (inside_share(det_xyxy, gt_box).max(1) >= PART_INSIDE)
+            labels[np.nonzero(part)[0][:neg_cap]] = BACKGROUND
     free = np.nonzero(best < FREE_IOU)[0][:neg_cap]
     labels[free] = BACKGROUND
     return labels
 
 
+def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(N, M) float32``: the share of each box of ``a (N, 4)``'s area that lies in each box of
+    ``b (M, 4)`` (x1, y1, x2, y2); 0 for an empty box."""
+    wh = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]),
+                 0, None)
+    area = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), 1)
+    return (wh.prod(2) / np.maximum(area, 1e-9)[:, None]).astype(np.float32)
+
+
 def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, parts: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Crops ``(N, CROP, CROP) uint8`` and labels ``(N,) int64`` from the first ``per`` scenes
     of ``root``'s ``split`` (see the module docstring)."""
     xs: list[np.ndarray] = []
     ys: list[int] = []
     for img, gt_box, gt_cls in read_scenes(root, split, split_records(root, split, per)):
         det = detector.predict(img).detections
-        for box, y in zip(det.xyxy, label_boxes(det.xyxy, gt_box, gt_cls, neg_cap), strict=True):
+        for box, y in zip(det.xyxy, label_boxes(det.xyxy, gt_box, gt_cls, neg_cap, parts), strict=True):
             if y >= 0:
                 xs.append(crop_square(img, box))
                 ys.append(int(y))
@@ -260,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="strength of the random turn/scale/shear/shift of training crops (0: off)")
     p.add_argument("--lines", type=float, default=0.0,
                    help="share of training crops given a box/rule line beside the digit (0: none)")
+    p.add_argument("--parts", action="store_true",
+                   help="also label detector boxes on part of a digit 'not a digit'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/recognize/recognizer.onnx")
     args = p.parse_args(argv)
@@ -279,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
         rng = np.random.default_rng(args.seed)
         t0 = time.time()
-        parts = [mine_crops(detector, Path(d), args.split, args.per, args.neg_cap, rng)
+        parts = [mine_crops(detector, Path(d), args.split, args.per, args.neg_cap, rng,
+                            args.parts)
                  for d in args.data]
         x = np.concatenate([a for a, _ in parts])
         y = np.concatenate([b for _, b in parts])
