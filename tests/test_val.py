@@ -210,18 +210,21 @@ def test_cli_bad_mnist_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 GT = np.array([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], np.float32)  # 10, 30, 60 px tall
 
 
-@pytest.mark.parametrize("boxes, classes, hits, misread, background", [
+@pytest.mark.parametrize("boxes, classes, hits, misread, background, on_digits", [
     # all three found, right class: every height bucket full
-    ([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], [1, 2, 3], [1, 0, 1, 1], {}, {}),
+    ([[0, 0, 10, 10], [20, 0, 30, 30], [40, 0, 60, 60]], [1, 2, 3], [1, 0, 1, 1], {}, {}, 0),
     # the 30-px 2 read as 7: a miss in 24-48 and one misread 2->7, no background error
-    ([[0, 0, 10, 10], [20, 0, 30, 30]], [1, 7], [1, 0, 0, 0], {(2, 7): 1}, {}),
+    ([[0, 0, 10, 10], [20, 0, 30, 30]], [1, 7], [1, 0, 0, 0], {(2, 7): 1}, {}, 0),
     # a 1 on empty paper (a scribble): background false positive of class 1, nothing found
-    ([[100, 100, 110, 130]], [1], [0, 0, 0, 0], {}, {1: 1}),
+    ([[100, 100, 110, 130]], [1], [0, 0, 0, 0], {}, {1: 1}, 0),
     # two boxes on one digit: one hit, the duplicate of the same class counts as background
-    ([[40, 0, 60, 60], [41, 0, 60, 60]], [3, 3], [0, 0, 0, 1], {}, {3: 1}),
+    ([[40, 0, 60, 60], [41, 0, 60, 60]], [3, 3], [0, 0, 0, 1], {}, {3: 1}, 1),
+    # the lower loop of the 60-px 3 read as 0 (IoU 0.33): background, but on a digit
+    ([[40, 40, 60, 60]], [0], [0, 0, 0, 0], {}, {0: 1}, 1),
 ])
 def test_error_counts(boxes: list[list[int]], classes: list[int], hits: list[int],
-                      misread: dict[tuple[int, int], int], background: dict[int, int]) -> None:
+                      misread: dict[tuple[int, int], int], background: dict[int, int],
+                      on_digits: int) -> None:
     e = ErrorCounts()
     det = Detections(np.array(boxes, np.float32), np.full(len(boxes), 0.9), np.array(classes))
     e.add(GT, np.array([1, 2, 3]), det, scale=1.0)
@@ -229,6 +232,7 @@ def test_error_counts(boxes: list[list[int]], classes: list[int], hits: list[int
     assert e.hit_by_height.tolist() == hits
     assert {(t, r): int(e.confusion[t, r]) for t, r in zip(*np.nonzero(e.confusion), strict=True)} == misread
     assert {c: int(n) for c, n in enumerate(e.background) if n} == background
+    assert e.on_digits == on_digits and e.report()["background_on_digits"] == on_digits
 
 
 def test_error_counts_scale_and_report() -> None:

@@ -74,18 +74,21 @@ def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -
 
 DEFAULT_SWEEP = tuple(round(0.1 + 0.05 * k, 2) for k in range(11))  # --conf-sweep: 0.10 ... 0.60
 HEIGHT_EDGES = (12, 24, 48)  # digit height buckets in model pixels (after the letterbox scale)
+ON_DIGIT_IOU = 0.1  # a background detection this close to a digit is on it (a part, two, a copy)
 
 
 @dataclass
 class ErrorCounts:
     """Where the errors at the default confidence are: misses by digit height, false positives
     on another digit (misread) or on background (ink that is not a digit, nothing, or a second
-    box on a digit already found)."""
+    box on a digit already found); of the background ones, how many overlap a digit (IoU >= 0.1:
+    a part of it, two digits at once, a second box on one)."""
 
     gt_by_height: np.ndarray = field(default_factory=lambda: np.zeros(len(HEIGHT_EDGES) + 1, int))
     hit_by_height: np.ndarray = field(default_factory=lambda: np.zeros(len(HEIGHT_EDGES) + 1, int))
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((10, 10), int))  # true, read
     background: np.ndarray = field(default_factory=lambda: np.zeros(10, int))  # per read class
+    on_digits: int = 0  # background ones that overlap a digit: a part of one, two at once, a second box
 
     def add(self, gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections, scale: float) -> None:
         """Count one image: ``gt_box (G, 4)`` image pixels, ``det`` above the confidence."""
@@ -101,7 +104,10 @@ class ErrorCounts:
         free = np.setdiff1d(np.arange(len(gt_box)), gi)
         gj, pj = _one_to_one(iou[free][:, rest], 0.5)  # another digit's place: read wrong
         np.add.at(self.confusion, (gt_cls[free[gj]], det.class_id[rest[pj]]), 1)
-        np.add.at(self.background, det.class_id[np.setdiff1d(rest, rest[pj])], 1)
+        bg = np.setdiff1d(rest, rest[pj])
+        np.add.at(self.background, det.class_id[bg], 1)
+        if len(gt_box) and len(bg):
+            self.on_digits += int((iou[:, bg].max(0) >= ON_DIGIT_IOU).sum())
 
     def report(self) -> dict[str, Any]:
         """Plain numbers for the JSON report."""
@@ -117,6 +123,7 @@ class ErrorCounts:
             "top_misreads": [f"{name}: {n}" for n, name in pairs[:6]],
             "background_false_positives": int(self.background.sum()),
             "background_by_class": {str(c): int(n) for c, n in enumerate(self.background) if n},
+            "background_on_digits": self.on_digits,
         }
 
 
