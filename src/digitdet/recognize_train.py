@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet.decode import box_iou
+from digitdet.decode import box_area, box_intersection, box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_scenes, split_records
 from digitdet.recognize import BACKGROUND, CROP, crop_square, standardize
@@ -77,10 +77,7 @@ def label_boxes(det_xyxy: np.ndarray, gt_box: np.ndarray, gt_cls: np.ndarray,
 def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(N, M) float32``: the share of each box of ``a (N, 4)``'s area that lies in each box of
     ``b (M, 4)`` (x1, y1, x2, y2); 0 for an empty box."""
-    wh = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2]),
-                 0, None)
-    area = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), 1)
-    return (wh.prod(2) / np.maximum(area, 1e-9)[:, None]).astype(np.float32)
+    return (box_intersection(a, b) / np.maximum(box_area(a), 1e-9)[:, None]).astype(np.float32)
 
 
 def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
@@ -299,11 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
         rng = np.random.default_rng(args.seed)
         t0 = time.time()
-        parts = [mine_crops(detector, Path(d), args.split, args.per, args.neg_cap, rng,
+        mined = [mine_crops(detector, Path(d), args.split, args.per, args.neg_cap, rng,
                             args.parts)
                  for d in args.data]
-        x = np.concatenate([a for a, _ in parts])
-        y = np.concatenate([b for _, b in parts])
+        x = np.concatenate([a for a, _ in mined])
+        y = np.concatenate([b for _, b in mined])
         if len(x) < 1000:
             raise UserError(f"only {len(x)} crops: give more scenes (--data, --per)")
         print(f"{len(x)} crops, per class {np.bincount(y, minlength=BACKGROUND + 1).tolist()} "
