@@ -11,7 +11,16 @@ import pytest
 
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
-from digitdet.recognize import BACKGROUND, CROP, PAD, crop_square, rescore, softmax, standardize
+from digitdet.recognize import (
+    BACKGROUND,
+    CROP,
+    PAD,
+    crop_square,
+    rescore,
+    softmax,
+    standardize,
+    widen_hairline,
+)
 from digitdet.recognize_train import inside_share, jitter, label_boxes
 from digitdet.results import Detections
 
@@ -67,6 +76,49 @@ def test_big_crop_keeps_a_hairline() -> None:
     gray[:, 499:502] = 0
     crop = crop_square(gray, np.array([150, 150, 850, 850], np.float32))
     assert crop.min() < 245 and np.median(crop) == 255  # sampled bilinearly: all 255
+
+
+def stroke_crop(width: int, ink: int, paper: int) -> np.ndarray:
+    """A CROP-px square of ``paper`` with an L of ``ink`` strokes ``width`` px wide."""
+    crop = np.full((CROP, CROP), paper, np.uint8)
+    crop[6:26, 10:10 + width] = ink
+    crop[26 - width:26, 10:24] = ink
+    return crop
+
+
+@pytest.mark.parametrize("crop, ink, widened", [
+    (stroke_crop(1, 0, 255), 0, True),      # black 1-px hairline on white: widened
+    (stroke_crop(2, 255, 0), 255, True),    # white 2-px line on black: widened
+    (stroke_crop(1, 80, 170), 80, True),    # gray on gray, as a shrunk 3-px brush: widened
+    (stroke_crop(3, 0, 255), 0, False),     # 3 px: a 3x3 erosion keeps some of it, as drawn
+    (stroke_crop(4, 255, 0), 255, False),   # fat white stroke on black: as drawn
+    (np.full((CROP, CROP), 200, np.uint8), 200, False),  # flat: nothing to widen
+])
+def test_widen_hairline(crop: np.ndarray, ink: int, widened: bool) -> None:
+    out = widen_hairline(crop)
+    assert out.shape == crop.shape and out.dtype == np.uint8
+    grown = int((out == ink).sum()) - int((crop == ink).sum())
+    assert (grown > 0) == widened and (widened or np.array_equal(out, crop))
+    if widened:  # one pixel wider: a 2x2 filter adds a column and a row along each stroke
+        assert 20 <= grown <= 40
+
+
+@pytest.mark.parametrize("side, pen, widened", [
+    (40, 1, False),   # shrunk less than twice: a thin stroke is the digit's own, kept
+    (300, 3, True),   # a 3-px line shrunk ~12x, a faint 1-px line: widened
+    (300, 40, False),  # a fat stroke shrunk as much stays wider than 2 px: kept
+])
+def test_crop_square_widens_shrunk_hairlines(monkeypatch: pytest.MonkeyPatch, side: int, pen: int,
+                                             widened: bool) -> None:
+    gray = np.full((400, 400), 255, np.uint8)
+    gray[50:50 + side, 200:200 + pen] = 0
+    box = np.array([200 - side / 2, 50, 200 + side / 2, 50 + side], np.float32)
+    crop = crop_square(gray, box)
+    monkeypatch.setattr("digitdet.recognize.widen_hairline", lambda c: c)
+    plain = crop_square(gray, box)
+    assert (not np.array_equal(crop, plain)) == widened
+    if widened:  # darker, never lighter
+        assert (crop <= plain).all() and crop.sum() < plain.sum()
 
 
 @pytest.mark.parametrize("box", [

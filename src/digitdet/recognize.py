@@ -1,8 +1,9 @@
 """Second stage: a small CNN re-reads each detected digit from its crop.
 
 The detector finds digits; the recognizer looks again at each box, cut from the full-resolution
-image as a ``32 x 32`` gray square, and gives 11 probabilities: digits 0-9 and "not a digit"
-(strokes, scribbles, printed letters the detector took for one). :func:`rescore` then takes the
+image as a ``32 x 32`` gray square (a hairline shrunk into it widened by a pixel), and gives 11
+probabilities: digits 0-9 and "not a digit" (strokes, scribbles, printed letters the detector
+took for one). :func:`rescore` then takes the
 recognizer's digit as the class and ``sqrt(detector confidence * its probability)`` as the
 confidence, so a box the recognizer calls background fades out, and two boxes that now read the
 same digit are merged by NMS. Trained with ``python -m digitdet.recognize_train``.
@@ -25,6 +26,7 @@ CROP = 32  # recognizer input side, pixels
 MARGIN = 1.3  # crop side = MARGIN x the box's longer side (+ 2 px), centred on the box
 BACKGROUND = 10  # the recognizer's 11th class: not a digit
 PAD = 114  # gray for a box wholly outside the image
+HAIRLINE_WIDEN = 2  # side of the min/max filter that widens a shrunk hairline in a crop, pixels
 
 
 def crop_square(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -32,7 +34,8 @@ def crop_square(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     ``image``, ``(H, W) uint8`` gray or ``(H, W, 3) uint8`` BGR (only the square is converted):
     edges replicated past the image, shrunk by area averaging (so a hairline on a big canvas stays
     a line; whole blocks first when it is at least twice the size, as :func:`letterbox.block_average`),
-    enlarged bilinearly."""
+    enlarged bilinearly. A square shrunk at least twice whose ink ends up a hairline is widened by
+    :func:`widen_hairline`."""
     x1, y1, x2, y2 = (float(v) for v in box)
     side = max(int(round(max(x2 - x1, y2 - y1) * MARGIN + 2)), 1)
     left = int(round((x1 + x2 - side) / 2))
@@ -50,7 +53,26 @@ def crop_square(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     if side >= 2 * CROP:  # OpenCV's area resize is slow for big non-whole factors
         patch = block_average(patch, side // CROP)
     inter = cv2.INTER_AREA if side > CROP else cv2.INTER_LINEAR
-    return cv2.resize(patch, (CROP, CROP), interpolation=inter)
+    crop = cv2.resize(patch, (CROP, CROP), interpolation=inter)
+    return widen_hairline(crop) if side >= 2 * CROP else crop
+
+
+def widen_hairline(crop: np.ndarray) -> np.ndarray:
+    """``crop (CROP, CROP) uint8`` with its ink widened by a pixel if it is a hairline, else as is.
+
+    The ink is the crop's Otsu class away from the paper (dark ink when the crop's mean is below
+    its median: most pixels are paper); a hairline is ink that a 3x3 erosion removes entirely (no
+    stroke wider than 2 px anywhere), as a 3-px brush on a big canvas becomes once shrunk to
+    ``CROP``. It gets a ``HAIRLINE_WIDEN`` square min filter (dark ink) or max filter (light ink),
+    so it looks like the strokes the recognizer was trained on.
+    """
+    dark = crop.mean() < np.median(crop)
+    _, ink = cv2.threshold(crop, 0, 1, (cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY)
+                           + cv2.THRESH_OTSU)
+    if not ink.any() or cv2.erode(ink, np.ones((3, 3), np.uint8)).any():
+        return crop
+    widen = np.ones((HAIRLINE_WIDEN, HAIRLINE_WIDEN), np.uint8)
+    return cv2.erode(crop, widen) if dark else cv2.dilate(crop, widen)
 
 
 def crop_digits(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
