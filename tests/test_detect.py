@@ -133,41 +133,6 @@ def test_augment_adds_a_half_size_pass(weights: Path) -> None:
     assert spy.shapes == [(1, 3, 256, 320), (1, 3, 128, 160)]
 
 
-class Recorder:
-    """A backend that records the blob shapes it is given and passes them on."""
-
-    def __init__(self, backend: Callable[[np.ndarray], np.ndarray], info: ModelInfo) -> None:
-        self.backend, self.info = backend, info
-        self.shapes: list[tuple[int, ...]] = []
-
-    def __call__(self, blob: np.ndarray) -> np.ndarray:
-        self.shapes.append(blob.shape)
-        return self.backend(blob)
-
-
-# a big '8', 130 px tall in the 320-px model input (BIG_PX is 112), beside ROWS' small digits
-BIG_ROWS = [*ROWS, (200, 150, 60, 130, 8, 0.9)]
-
-
-@pytest.mark.parametrize("rows, augment, fixed, passes", [
-    (ROWS, None, False, 1),      # default: small digits only, one pass
-    (BIG_ROWS, None, False, 2),  # default: a big box found, the zoomed-out pass added
-    (BIG_ROWS, None, True, 1),   # default with a fixed-size model: one pass, no error
-    (BIG_ROWS, False, False, 1),  # never
-    (ROWS, True, False, 2),      # always
-])
-def test_zoomed_pass_when_asked_or_a_big_box_is_found(tmp_path: Path, rows: list, augment: bool | None,
-                                                      fixed: bool, passes: int) -> None:
-    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output(rows)), augment=augment,
-                        recognizer=False)
-    det.fixed = fixed
-    det.backend = spy = Recorder(det.backend, det.backend.info)
-    pred = det.predict(np.zeros((480, 640, 3), np.uint8))
-    first = (1, 3, 320, 320) if fixed else (1, 3, 256, 320)  # a fixed model: the full square
-    assert spy.shapes == [first, (1, 3, 128, 160)][:passes]
-    assert (8 in pred.detections.class_id) == (rows is BIG_ROWS)
-
-
 SIZES = [(640, 480), (64, 48), (101, 99), (480, 640), (320, 320), (17, 900), (640, 480)]
 
 

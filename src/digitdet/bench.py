@@ -9,14 +9,13 @@ Runs, end to end from a decoded BGR frame to results: (1) digitdet's ``DigitDete
 on the ONNX, one frame at a time (what a live camera gets), (2) ``DigitDetector.predict_many``,
 several frames in flight (what folders and videos get in ``digitdet.detect``), (3) ultralytics
 ``YOLO(pt).predict`` as its users run it by default, (4) ultralytics ``YOLO(onnx).predict`` on the
-same ONNX; (1) and (2) run the detector alone in one pass (``augment=False``), as (4) does,
-then again as digitdet runs by default: with the second-stage recognizer the shipped detector
-uses (``--recognizer``, :mod:`digitdet.recognize`) and the zoomed-out pass on frames where the
-first finds a big digit, whose detections differ from (4) by design. The pipelines take turns
-for ``--rounds`` rounds; each reports its median images/s (and range) and mean
-pre/inference/post ms per frame (for (2) they overlap, so they do not add up to the wall time),
-then the speed ratios, and whether digitdet's detections match (4) (same classes, boxes within
-1 px). This is a benchmark, not a test: figures depend on the machine.
+same ONNX; (1) and (2) run the detector alone, as (4) does, then again with the second-stage
+recognizer the shipped detector uses by default (``--recognizer``, :mod:`digitdet.recognize`),
+whose detections differ from (4) by design. The pipelines take turns for ``--rounds`` rounds;
+each reports its median images/s (and range) and mean pre/inference/post ms per frame (for (2)
+they overlap, so they do not add up to the wall time), then the speed ratios, and whether
+digitdet's detections match (4) (same classes, boxes within 1 px). This is a benchmark, not a
+test: figures depend on the machine.
 
 ``--frame-size`` resizes the frames (bilinear) to another size, e.g. a phone photo's, where
 letterboxing costs more: digitdet shrinks a frame by averaging once it is more than twice the
@@ -92,10 +91,8 @@ Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
 def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = None,
                        ) -> tuple[dict[str, Pipeline], int]:
     """digitdet one frame at a time (``seq``), and with several frames in flight (``many``), the
-    detector alone in one pass (``augment=False``, the work ultralytics does); with a
-    ``recognizer``, both again as digitdet runs by default (``seq+rec``, ``many+rec``: the
-    recognizer, and the zoomed-out pass on frames where the first finds a big box); and the image
-    size used (``imgsz=None``: the model's own default, from the ONNX metadata)."""
+    detector alone; with a ``recognizer``, both again with it (``seq+rec``, ``many+rec``); and the
+    image size used (``imgsz=None``: the model's own default, from the ONNX metadata)."""
     from digitdet.detector import DigitDetector
 
     def finish(name: str, preds: list[Any], dt: float) -> tuple[Timing, list[Any]]:
@@ -115,7 +112,7 @@ def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = 
 
         return {"seq" + suffix: one_by_one, "many" + suffix: in_flight}
 
-    det = DigitDetector(onnx, imgsz=imgsz, recognizer=False, augment=False)
+    det = DigitDetector(onnx, imgsz=imgsz, recognizer=False)
     pipes = pipelines(det, "", "")
     if recognizer is not None:
         pipes.update(pipelines(DigitDetector(onnx, imgsz=imgsz, recognizer=recognizer), "+rec",

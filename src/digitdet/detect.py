@@ -9,8 +9,7 @@ Usage:
     python -m digitdet.detect --source rtsp://host/stream     # an rtsp:// or http(s):// stream
     python -m digitdet.detect --source list.txt               # a .txt list of any of the above
     python -m digitdet.detect --source img.jpg --save-txt --save-conf --save-json --save-crop
-    python -m digitdet.detect --source pad.png --augment      # always add the zoomed-out pass
-    python -m digitdet.detect --source img.jpg --no-augment   # never (default: when a digit is big)
+    python -m digitdet.detect --source pad.png --augment      # + a zoomed-out pass for big digits
 
 Results go to runs/detect/exp, exp2, ... (--project, --name, --exist-ok). Annotated images keep
 their file names; videos become .mp4 at the source fps. --save-json writes predictions.jsonl, one
@@ -57,9 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-det", type=int, default=300)
     p.add_argument("--classes", nargs="+", type=int, default=None, help="keep only these digits")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="always (--no-augment: never) add the zoomed-out 160-px pass that reads "
-                        "digits filling much of the image (default: when the first pass finds one)")
+    p.add_argument("--augment", action="store_true",
+                   help="add a zoomed-out 160-px pass that reads digits filling much of the image")
     p.add_argument("--device", default="cpu")
     recognize.add_arguments(p)
     p.add_argument("--view-img", action="store_true", help="show results in a window")

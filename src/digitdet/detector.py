@@ -44,11 +44,8 @@ class DigitDetector:
     ``scaleup=False`` (default): images smaller than ``imgsz`` are padded, not enlarged, so a
     digit drawn big on a small canvas is not blown up past the sizes the model was trained on
     (``python -m digitdet.val --scaleup`` measures the other way; README model card).
-    ``augment`` adds a zoomed-out pass at 160 px (a ninth of the pixels at 480) that reads
-    digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`):
-    ``None`` (default) only when the full pass finds a box taller than ``BIG_PX`` model pixels
-    (frames of small handwriting pay nothing; a model with a fixed input size never), ``True``
-    always, ``False`` never (one pass, as ultralytics).
+    ``augment=True`` adds a zoomed-out pass at 160 px (a ninth of the pixels at 480) that reads
+    digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`).
     ``recognizer`` reads every box again from its crop with a second-stage model
     (:mod:`digitdet.recognize`): ``None`` (default) uses the shipped one with the shipped
     detector and none with other weights, ``True`` the shipped one, a path another such ONNX;
@@ -60,7 +57,7 @@ class DigitDetector:
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None,
                  conf: float = DEFAULT_CONF, iou: float = 0.45, max_det: int = 300,
                  classes: list[int] | None = None, device: str = "cpu",
-                 agnostic_nms: bool = False, scaleup: bool = False, augment: bool | None = None,
+                 agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
                  recognizer: bool | str | Path | None = None) -> None:
         check_settings(imgsz, conf, iou, max_det, classes)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
@@ -146,8 +143,7 @@ class DigitDetector:
         pre = max(thres * thres, 0.001) if self.recognizer else thres
         classes = None if self.recognizer else self.classes  # the recognizer may change them
         det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
-        if self.augment or (self.augment is None and not self.fixed
-                            and has_big_box(det, BIG_PX / info.scale_y)):
+        if self.augment:
             zoom = max(self.stride, min(self.imgsz // 2, ZOOM_PX) // self.stride * self.stride)
             zoomed, _, more = self._pass(backend, img, zoom, pre, classes)
             t0 = time.perf_counter()
@@ -213,11 +209,6 @@ def _id_range(names: dict[int, str]) -> str:
     if ids and ids == list(range(ids[0], ids[-1] + 1)):
         return f"{ids[0]}-{ids[-1]}"
     return ", ".join(map(str, ids))
-
-
-def has_big_box(det: Detections, big_px: float) -> bool:
-    """Whether any box of ``det`` is at least ``big_px`` (image pixels) tall."""
-    return bool(((det.xyxy[:, 3] - det.xyxy[:, 1]) >= big_px).any())
 
 
 def merge_zoomed(full: Detections, zoomed: Detections, big_px: float, iou: float) -> Detections:

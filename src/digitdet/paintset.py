@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="first N held-out MNIST digits (t10k 5000 on)")
     p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--imgsz", type=int, default=None)
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="always (--no-augment: never) add the zoomed-out pass for big digits "
-                        "(default: when the first pass finds a big box)")
+    p.add_argument("--augment", action="store_true")
     recognize.add_arguments(p)
     args = p.parse_args(argv)
     try:

@@ -328,9 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conf-sweep", type=float, nargs="*", default=None, metavar="CONF",
                    help="also score the split at these confidences (none given: 0.10-0.60 by 0.05)")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="always (--no-augment: never) add the zoomed-out pass for big digits "
-                        "(default: when the first pass finds a big box)")
+    p.add_argument("--augment", action="store_true", help="add a zoomed-out pass for big digits")
     recognize.add_arguments(p)
     p.add_argument("--scaleup", action="store_true",
                    help="enlarge images smaller than imgsz, as ultralytics does (default: pad only)")
@@ -366,8 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         report: dict[str, Any] = {"weights": str(detector.weights),
                                   "recognizer": str(rec.path) if rec else None,
                                   "imgsz": detector.imgsz,
-                                  "augment": "auto" if args.augment is None else args.augment,
-                                  "scaleup": args.scaleup,
+                                  "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
         if data is not None:
             x, y = data.test_images[mnist.HELDOUT_START:], data.test_labels[mnist.HELDOUT_START:]
