@@ -3,10 +3,10 @@
 The detector finds digits; the recognizer looks again at each box, cut from the full-resolution
 image as a ``32 x 32`` gray square (a hairline shrunk into it widened by a pixel), and gives 11
 probabilities: digits 0-9 and "not a digit" (strokes, scribbles, printed letters the detector
-took for one). :func:`rescore` then takes the
-recognizer's digit as the class and ``sqrt(detector confidence * its probability)`` as the
-confidence, so a box the recognizer calls background fades out, and two boxes that now read the
-same digit are merged by NMS. Trained with ``python -m digitdet.recognize_train``.
+took for one). :func:`rescore` then takes the recognizer's digit as the class and
+``sqrt(detector confidence * its probability)`` as the confidence, so a box the recognizer calls
+background fades out, and two boxes that now read the same digit are merged by NMS. Trained
+with ``python -m digitdet.recognize_train``.
 """
 
 from __future__ import annotations
