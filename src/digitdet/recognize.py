@@ -50,11 +50,12 @@ def crop_square(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     pads = (max(-top, 0), max(top + side - h, 0), max(-left, 0), max(left + side - w, 0))
     if any(pads):
         patch = cv2.copyMakeBorder(patch, *pads, cv2.BORDER_REPLICATE)
-    if side >= 2 * CROP:  # OpenCV's area resize is slow for big non-whole factors
+    shrunk = side >= 2 * CROP  # shrunk at least twice
+    if shrunk:  # OpenCV's area resize is slow for big non-whole factors
         patch = block_average(patch, side // CROP)
     inter = cv2.INTER_AREA if side > CROP else cv2.INTER_LINEAR
     crop = cv2.resize(patch, (CROP, CROP), interpolation=inter)
-    return widen_hairline(crop) if side >= 2 * CROP else crop
+    return widen_hairline(crop) if shrunk else crop
 
 
 def widen_hairline(crop: np.ndarray) -> np.ndarray:
