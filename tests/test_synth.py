@@ -14,6 +14,7 @@ import yaml
 
 from digitdet import mnist
 from digitdet.errors import UserError
+from digitdet.synth import scene as scene_mod
 from digitdet.synth.config import SynthConfig, load_synth_config, read_synth_settings
 from digitdet.synth.dataset import build_pool, iter_scenes, pool_indices, write_dataset
 from digitdet.synth.glyphs import (
@@ -640,3 +641,67 @@ def test_font_configs_train_on_no_held_out_font(name: str, single_prob: float,
     assert not [p for p in raw["fonts"] if held_out_glob(f"{FONT_DIR}/{p}")]
     cfg = load_synth_config(path, {"font_prob": 0.0})  # the rest loads without the fonts installed
     assert cfg.pools["test"] == ["t10k[5000:10000]"] and cfg.hershey_prob == 0.3
+
+
+def _canvas_with_one_digit(layers: int, digit_layer: int) -> scene_mod._Canvas:
+    """A 20x20 canvas with ``layers`` pens and one digit on ``digit_layer``: ink at x 4-11 of row
+    10 (8 pixels)."""
+    canvas = scene_mod._Canvas(20, 20)
+    for k in range(layers):
+        canvas.layer(scene_mod._Pen(np.zeros(3, np.float32), 0.1, False, f"pen{k}"))
+    canvas.ink_points = [np.stack([np.arange(4, 12), np.full(8, 10)], 1).astype(np.float32)]
+    canvas.classes = [7]
+    canvas.digit_layers = [digit_layer]
+    return canvas
+
+
+@pytest.mark.parametrize("clutter_layer, x1, alpha, share", [
+    (None, 0, 0.0, 0.0),  # no scribble anywhere
+    (1, 8, 1.0, 0.5),     # a scribble on the digit's own layer over its left half (x 4-7)
+    (1, 20, 0.4, 0.0),    # faint ink (alpha below 0.5) covers nothing
+    (2, 20, 1.0, 1.0),    # a later layer is composited over the digit: all of it covered
+    (0, 20, 1.0, 0.0),    # an earlier layer lies under the digit: the digit stays visible
+])
+def test_covered_share(clutter_layer: int | None, x1: int, alpha: float, share: float) -> None:
+    canvas = _canvas_with_one_digit(3, 1)
+    if clutter_layer is not None:
+        canvas.clutter[clutter_layer] = np.zeros((20, 20), np.float32)
+        canvas.clutter[clutter_layer][:, :x1] = alpha
+    assert scene_mod.covered_share(canvas).tolist() == [share]
+
+
+@pytest.mark.parametrize("numbers, drop, kept, expected", [
+    # nothing dropped: the numbers as they were
+    ([[0, 1, 2], [3]], [0, 0, 0, 0], [0, 1, 2, 3], [[0, 1, 2], [3]]),
+    # the middle digit of a number: split there, the rest renumbered
+    ([[0, 1, 2], [3]], [0, 1, 0, 0], [0, 2, 3], [[0], [1], [2]]),
+    # a number's first digit, and a one-digit number that goes whole
+    ([[0, 1, 2], [3]], [1, 0, 0, 1], [1, 2], [[0, 1]]),
+    # every digit
+    ([[0, 1]], [1, 1], [], []),
+])
+def test_drop_digits(numbers: list[list[int]], drop: list[int], kept: list[int],
+                     expected: list[list[int]]) -> None:
+    canvas = scene_mod._Canvas(8, 8)
+    canvas.classes = list(range(len(drop)))  # class k for digit k, to see which ones stay
+    canvas.ink_points = [np.full((1, 2), k, np.float32) for k in range(len(drop))]
+    canvas.digit_layers = [0] * len(drop)
+    assert scene_mod.drop_digits(canvas, numbers, np.array(drop, bool)) == expected
+    assert canvas.classes == kept
+    assert [int(p[0, 0]) for p in canvas.ink_points] == kept and len(canvas.digit_layers) == len(kept)
+
+
+def test_covered_digits_lose_their_labels_not_their_ink(data: mnist.Mnist,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # fat scribbles on every scene: with the rule, the same pixels and fewer labels
+    cfg = clean_cfg(scribble_prob=1.0, pen_rel=(0.3, 0.4), hairline_prob=0.0, single_prob=0.0)
+    pool = build_pool(["train[0:60]"], data)
+    monkeypatch.setattr(scene_mod, "COVERED_SHARE", 1.01)  # never met: every digit labeled
+    before = list(iter_scenes(pool, cfg, "train", 12))
+    monkeypatch.setattr(scene_mod, "COVERED_SHARE", 0.5)
+    after = list(iter_scenes(pool, cfg, "train", 12))
+    for a, b in zip(before, after, strict=True):
+        assert np.array_equal(a.image, b.image)
+        assert sorted(i for num in b.numbers for i in num) == list(range(len(b.classes)))
+    dropped = sum(len(a.classes) - len(b.classes) for a, b in zip(before, after, strict=True))
+    assert dropped > 0 and all(len(a.classes) >= len(b.classes) for a, b in zip(before, after, strict=True))
