@@ -68,6 +68,15 @@ DUPLICATES = [  # (x1, y1, x2, y2, class, confidence) per box -> texts read
     # a narrow 1 touching a 4: 40 % of the 1's box is inside the 4's, both are digits
     ("touching narrow digit is kept", [(10, 10, 34, 50, 4, 0.9), (30, 10, 40, 50, 1, 0.8)],
      ["41"]),
+    # the first 4 of 944 boxed twice, the second box shifted right by half (IoU 0.33): one 4
+    ("same class boxed twice", [(10, 10, 34, 50, 9, 0.9), (40, 10, 64, 50, 4, 0.9),
+                                (52, 10, 76, 50, 4, 0.4), (82, 10, 106, 50, 4, 0.9)], ["944"]),
+    # two equal digits touching (IoU 0.09) are two digits
+    ("touching equal digits are kept", [(10, 10, 34, 50, 3, 0.9), (30, 10, 54, 50, 3, 0.5)],
+     ["33"]),
+    # the same shifted box of another class is a digit of its own (IoU 0.33 < DUPLICATE_IOU)
+    ("shifted box of another class is kept", [(10, 10, 34, 50, 4, 0.9), (22, 10, 46, 50, 1, 0.4)],
+     ["41"]),
     # a confident piece does not remove the less confident whole box around it
     ("confident piece keeps the whole digit", [(10, 10, 34, 50, 2, 0.5), (10, 10, 34, 28, 7, 0.9)],
      ["2", "7"]),

@@ -2,9 +2,9 @@
 
 Digits are linked to their right-hand neighbour when the two overlap vertically (same row, which
 tolerates slanted lines) and the horizontal gap is under ``gap`` x digit height; chains of links
-are numbers. Boxes on the same digit (another class, or a piece of it) are read once, the most
-confident one. Numbers are grouped into lines the same way with a wide gap, and returned in
-reading order: lines top to bottom, numbers left to right.
+are numbers. Boxes on the same digit (another class, the same class shifted, or a piece of it)
+are read once, the most confident one. Numbers are grouped into lines the same way with a wide
+gap, and returned in reading order: lines top to bottom, numbers left to right.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ SPLIT_GAP = 0.5  # gap / digit height above which two digits belong to different
 ROW_OVERLAP = 0.5  # vertical overlap / smaller height needed to share a row
 LINE_GAP = 12.0  # gap / height under which two numbers share a line of text
 DUPLICATE_IOU = 0.7  # boxes of different classes on the same digit: keep the most confident
+# two boxes of the same class overlapping this much are one digit boxed twice, shifted (on the
+# seed-3 val scenes such pairs overlap by IoU 0.23-0.42, two neighbouring equal digits mostly
+# under 0.18; docs/training-log.md, "Numbers: a digit boxed twice")
+SAME_CLASS_IOU = 0.2
 CONTAINED = 0.6  # share of a box inside a more confident one above which it is a piece of that digit
 
 
@@ -54,13 +58,15 @@ def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
 
 def _dedupe(det: Detections) -> np.ndarray:
     """Indices ``(K,) int64`` of detections to read: a box is dropped when a more confident one
-    overlaps it by IoU >= ``DUPLICATE_IOU`` (another class on the same digit) or holds at least
+    overlaps it by IoU >= ``DUPLICATE_IOU`` (another class on the same digit), by IoU >=
+    ``SAME_CLASS_IOU`` with the same class (the digit boxed twice), or holds at least
     ``CONTAINED`` of its area (a piece of that digit, e.g. the top of a 2 read as a 7)."""
     inter = box_intersection(det.xyxy, det.xyxy)  # (N, N)
     area = box_area(det.xyxy)
     iou = iou_from_parts(inter, area, area)
     inside = inter / np.maximum(area[:, None], 1e-9)  # [i, j]: share of box i inside box j
-    clash = (iou >= DUPLICATE_IOU) | (inside >= CONTAINED)
+    same = det.class_id[:, None] == det.class_id[None]
+    clash = (iou >= DUPLICATE_IOU) | (same & (iou >= SAME_CLASS_IOU)) | (inside >= CONTAINED)
     np.fill_diagonal(clash, False)
     if not clash.any():
         return np.arange(len(det))
