@@ -168,6 +168,26 @@ def test_conf_sweep(tmp_path: Path) -> None:
     assert evaluate_split(Oracle(root, "test"), root, "test").sweep == []
 
 
+class Shadowed(Oracle):
+    """The oracle's boxes a pixel taller (confidence 0.9), each shadowed by the exact box at 0.1."""
+
+    def predict(self, image: np.ndarray, conf: float | None = None) -> Prediction:
+        det = self.queue.pop(0)
+        taller = det.xyxy + np.array([0, 0, 0, 1], np.float32)
+        return Prediction(Detections(np.concatenate([taller, det.xyxy]),
+                                     np.r_[np.full(len(det), 0.9), np.full(len(det), 0.1)],
+                                     np.r_[det.class_id, det.class_id]))
+
+
+def test_scores_at_the_confidence_match_only_the_kept_boxes(tmp_path: Path) -> None:
+    # the 0.1 boxes fit better and win mAP's matching, but at 0.25 only the 0.9 ones are seen:
+    # every digit is found there, and nothing else
+    root = tiny_split(tmp_path)
+    m = evaluate_split(Shadowed(root, "test"), root, "test", conf=0.25)
+    assert (m.precision, m.recall, m.f1) == (1.0, 1.0, 1.0)
+    assert m.map50 < 0.9  # mAP's matching gives each digit to its 0.1 box: ranked last
+
+
 @pytest.mark.parametrize("rows, marked", [
     # F1 peaks at 0.3, numbers at 0.2: one star each, on their own rows
     ([(0.2, 0.8, 0.9), (0.3, 0.9, 0.85)], {"0.20": "numbers", "0.30": "f1"}),

@@ -106,7 +106,7 @@ def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
     name to the share of its numbers read exactly. ``failures``, when given, receives the first
     scene of each font that was not read exactly: ``(image, detections kept, {"numbers", "font"})``.
     """
-    from digitdet.val import Tally, match_predictions
+    from digitdet.val import Tally
 
     fonts = find_fonts() if fonts is None else fonts
     if not fonts:
@@ -121,10 +121,9 @@ def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
         for _ in range(per_font):
             s = make_font_scene(rng, font)
             det = detector.predict(s.image, conf=low).detections
-            tp50 = match_predictions(s.boxes, s.classes, det)[:, 0]
-            keep, hits, ok = main.add(tp50, det, s.classes, s.numbers)
+            keep, hits, ok = main.add(s.boxes, s.classes, det, s.numbers)
             for t in others:
-                t.add(tp50, det, s.classes, s.numbers)
+                t.add(s.boxes, s.classes, det, s.numbers)
             if not ok and failures is not None and not kept:
                 failures.append((s.image, det[keep], {"numbers": s.numbers, "font": s.font}))
                 kept = True

@@ -205,13 +205,16 @@ class Tally:
     scenes: int = 0
     scenes_ok: int = 0
 
-    def add(self, tp50: np.ndarray, det: Detections, gt_cls: np.ndarray,
+    def add(self, gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections,
             gt_numbers: list[dict[str, Any]]) -> tuple[np.ndarray, int, bool]:
-        """Count one scene from all its detections ``det`` and their ``tp50 (N,) bool``; returns
-        the mask of detections kept at this confidence, the numbers read exactly, and whether the
-        whole scene was."""
+        """Count one scene from all its detections ``det``; returns the mask of detections kept
+        at this confidence, the numbers read exactly, and whether the whole scene was.
+
+        Only the kept detections are matched to the digits (IoU >= 0.5, same class), as a user
+        sees them: a less confident box that fits a digit better does not take it from a kept
+        one (mAP's matching, over every detection, lets it)."""
         keep = det.confidence >= self.conf
-        self.tp += int(tp50[keep].sum())
+        self.tp += int(match_predictions(gt_box, gt_cls, det[keep])[:, 0].sum())
         self.pred += int(keep.sum())
         self.gt += len(gt_cls)
         numbers = read_numbers(det[keep])
@@ -256,9 +259,9 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
         confs.append(det.confidence)
         pcls.append(det.class_id)
         gcls.append(gt_cls)
-        keep, _, ok = main.add(tp[:, 0], det, gt_cls, rec["numbers"])
+        keep, _, ok = main.add(gt_box, gt_cls, det, rec["numbers"])
         for t in others:
-            t.add(tp[:, 0], det, gt_cls, rec["numbers"])
+            t.add(gt_box, gt_cls, det, rec["numbers"])
         h = img.shape[0]
         (nh, _), _ = letterbox_shape(h, img.shape[1], detector.imgsz, scaleup=detector.scaleup)
         errors.add(gt_box, gt_cls, det[keep], nh / h)  # the letterbox's own scale
