@@ -20,7 +20,7 @@ LINE_GAP = 12.0  # gap / height under which two numbers share a line of text
 DUPLICATE_IOU = 0.7  # boxes of different classes on the same digit: keep the most confident
 # two boxes of the same class overlapping this much are one digit boxed twice, shifted (on the
 # seed-3 val scenes such pairs overlap by IoU 0.23-0.42, two neighbouring equal digits mostly
-# under 0.18; docs/training-log.md, "Numbers: a digit boxed twice")
+# under 0.18; docs/training-log.md, "Covered digits unlabeled, a digit boxed twice read once")
 SAME_CLASS_IOU = 0.2
 CONTAINED = 0.6  # share of a box inside a more confident one above which it is a piece of that digit
 

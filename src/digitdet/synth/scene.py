@@ -35,7 +35,7 @@ SEPARATORS = (".", ",", "-", "/", ":")
 INK_THRESHOLD = 0.3  # fraction of a digit's peak alpha that counts as ink for its box
 # a digit whose ink is at least this much under a scribble or words drawn over it is not
 # labeled: no one can read it (the shipped model read none of the 40 such digits of the seed-3
-# val scenes, and half of those covered 30-50 %; docs/training-log.md, "Covered digits")
+# val scenes, and half of those covered 30-50 %; docs/training-log.md, "Covered digits unlabeled")
 COVERED_SHARE = 0.5
 
 
