@@ -12,7 +12,8 @@ Usage:
 
 The test split holds scenes made only from MNIST test digits 5000-9999, which no training or
 validation scene uses. mAP follows ultralytics (conf 0.001, 101-point AP, IoU 0.50:0.95); P/R/F1,
-numbers and scenes use the detector's default confidence. MNIST top-1 is the class of the most
+numbers and scenes use the detector's default confidence, matching the digits with the boxes kept
+there only (IoU >= 0.5, same class). MNIST top-1 is the class of the most
 confident detection on each digit's canvas; "found" also needs it above that confidence. The
 "paint" lines redraw the first 1,000 held-out MNIST digits 700 px tall on a 1280x960 canvas with a
 3-px (hairline) or fat brush, as drawn in a paint program.
