@@ -62,13 +62,16 @@ def _one_to_one(iou: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
     return gi[first], pi[first]
 
 
-def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections) -> np.ndarray:
-    """``(N, 10) bool``: is prediction n a true positive at IoU threshold t (one GT each)."""
-    correct = np.zeros((len(det), len(IOUV)), bool)
+def match_predictions(gt_box: np.ndarray, gt_cls: np.ndarray, det: Detections,
+                      thresholds: Iterable[float] = IOUV) -> np.ndarray:
+    """``(N, T) bool``: is prediction n a true positive at IoU threshold t (one GT each); the
+    ten mAP thresholds 0.50:0.95 unless ``thresholds`` are given."""
+    ts = list(thresholds)
+    correct = np.zeros((len(det), len(ts)), bool)
     if len(det) == 0 or len(gt_box) == 0:
         return correct
     iou = box_iou(gt_box, det.xyxy) * (gt_cls[:, None] == det.class_id[None])
-    for k, t in enumerate(IOUV):
+    for k, t in enumerate(ts):
         correct[_one_to_one(iou, t)[1], k] = True
     return correct
 
@@ -215,7 +218,7 @@ class Tally:
         sees them: a less confident box that fits a digit better does not take it from a kept
         one (mAP's matching, over every detection, lets it)."""
         keep = det.confidence >= self.conf
-        self.tp += int(match_predictions(gt_box, gt_cls, det[keep])[:, 0].sum())
+        self.tp += int(match_predictions(gt_box, gt_cls, det[keep], (0.5,)).sum())
         self.pred += int(keep.sum())
         self.gt += len(gt_cls)
         numbers = read_numbers(det[keep])

@@ -498,9 +498,10 @@ def drop_digits(canvas: _Canvas, numbers: list[list[int]], drop: np.ndarray) -> 
     """Forget the digits where ``drop (N,) bool`` (their ink stays in the image, unlabeled) and
     return ``numbers`` with the indices renumbered, each number split where a digit went."""
     new_index = np.cumsum(~drop) - 1
-    canvas.ink_points = [p for p, d in zip(canvas.ink_points, drop, strict=True) if not d]
-    canvas.classes = [c for c, d in zip(canvas.classes, drop, strict=True) if not d]
-    canvas.digit_layers = [c for c, d in zip(canvas.digit_layers, drop, strict=True) if not d]
+    kept = np.flatnonzero(~drop).tolist()
+    canvas.ink_points = [canvas.ink_points[i] for i in kept]
+    canvas.classes = [canvas.classes[i] for i in kept]
+    canvas.digit_layers = [canvas.digit_layers[i] for i in kept]
     out: list[list[int]] = []
     for digits in numbers:
         run: list[int] = []
