@@ -218,10 +218,11 @@ class Tally:
         sees them: a less confident box that fits a digit better does not take it from a kept
         one (mAP's matching, over every detection, lets it)."""
         keep = det.confidence >= self.conf
-        self.tp += int(match_predictions(gt_box, gt_cls, det[keep], (0.5,)).sum())
-        self.pred += int(keep.sum())
+        kept = det[keep]
+        self.tp += int(match_predictions(gt_box, gt_cls, kept, (0.5,)).sum())
+        self.pred += len(kept)
         self.gt += len(gt_cls)
-        numbers = read_numbers(det[keep])
+        numbers = read_numbers(kept)
         hits = match_numbers(gt_numbers, numbers)
         self.number_hits += hits
         self.numbers += len(gt_numbers)
