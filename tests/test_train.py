@@ -67,13 +67,26 @@ def test_set_overrides(sets: list[str], expect: dict | str) -> None:
     ("train: [unclosed", "malformed YAML"),                      # bad YAML
     ("train: images/train\nnames: ['0']\n", "no 'val' key"),     # key missing
     ("train: a\nval: b\nnc: 3\nnames: ['0']\n", "nc=3 but 1 names"),
+    ("train: imgs\nval: b\nnames: ['0']\n", r"training images .*imgs not found"),  # absent folder
+    ("train: [a, missing]\nval: b\nnames: ['0']\n", r"training images .*missing not found"),  # a list
 ])
 def test_bad_data_yaml(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "d.yaml"
+    (tmp_path / "a").mkdir()  # the one training folder that exists
     if content is not None:
         path.write_text(content)
     with pytest.raises(UserError, match=message):
         train.check_data_yaml(path)
+
+
+def test_data_yaml_train_list(tmp_path: Path) -> None:
+    # ultralytics' list form of `train:`: every folder exists, the YAML passes with path made absolute
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    path = tmp_path / "d.yaml"
+    path.write_text("train: [a, b]\nval: a\nnames: ['0']\n")
+    data = train.check_data_yaml(path)
+    assert data["train"] == ["a", "b"] and data["path"] == str(tmp_path.resolve())
 
 
 @pytest.mark.parametrize("device, message", [

@@ -54,9 +54,11 @@ def check_data_yaml(path: Path) -> dict[str, Any]:
     if not root.is_absolute():
         candidates = [Path.cwd() / root, path.parent / root, path.parent.parent / root]
         root = next((c for c in candidates if c.exists()), candidates[0])
-    if not (root / str(data["train"])).exists():
-        raise UserError(f"data YAML {path}: training images {root / str(data['train'])} not found "
-                        f"(run 'make data' first)")
+    train = data["train"] if isinstance(data["train"], list) else [data["train"]]  # ultralytics takes both
+    for entry in train:
+        if not (root / str(entry)).exists():
+            raise UserError(f"data YAML {path}: training images {root / str(entry)} not found "
+                            f"(run 'make data' first)")
     return {**data, "path": str(root.resolve())}
 
 
