@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Pack what an offline GPU machine needs to synthesize scenes and train there (tools/gpu_train.sh),
+# into .kit/ (git-ignored; about 12 MB):
+#   .kit/whl/    Python 3.12 x86-64 wheels of what a stock CUDA PyTorch image lacks: ultralytics
+#                and albumentations with their small dependencies (versions from uv.lock)
+#   .kit/stub/   a polars stand-in (polars' 54-MB runtime wheel is too big to carry; ultralytics
+#                only reads results.csv back with it, and its plots are off in gpu_train.sh)
+#   .kit/mnist/  the MNIST files (MNIST_DIR, default ../shared/mnist)
+#   .kit/fonts/  the training configs' handwriting fonts, cut down to the glyphs 0-9, under their
+#                /usr/share/fonts paths (`make fonts` installs them here first)
+# Usage: bash tools/gpu_kit.sh   (needs the package registry and `make setup`'s .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MNIST_DIR=${MNIST_DIR:-../shared/mnist}
+KIT=.kit
+rm -rf "$KIT" && mkdir -p "$KIT/whl" "$KIT/stub/polars" "$KIT/mnist" "$KIT/fonts"
+
+version() {  # the locked version of package $1
+  awk -v n="name = \"$1\"" '$0 == n {getline; gsub(/version = |"/, ""); print; exit}' uv.lock
+}
+specs=()
+for name in ultralytics ultralytics-thop ultralytics-platform albumentations albucore stringzilla \
+    simsimd pydantic pydantic-core annotated-types typing-inspection; do
+  v=$(version "$name")
+  [ -n "$v" ] || { echo "gpu_kit: $name is not in uv.lock" >&2; exit 2; }
+  specs+=("$name==$v")
+done
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+  --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d "$KIT/whl" "${specs[@]}"
+
+cat > "$KIT/stub/polars/__init__.py" <<'EOF'
+"""Stand-in for polars on a machine without it: ultralytics' trainer reads results.csv back
+through polars.read_csv inside a try (an error gives an empty dict); nothing else is used with
+plots off."""
+
+
+def read_csv(*args, **kwargs):
+    raise NotImplementedError("polars is not installed (digitdet GPU kit stand-in)")
+EOF
+
+cp "$MNIST_DIR"/*.gz "$KIT/mnist/"
+
+# every font file the synthesis configs name (relative to /usr/share/fonts), digits only
+.venv/bin/python - "$KIT/fonts" <<'EOF'
+import glob, shutil, sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from fontTools import subset
+
+from digitdet.synth.glyphs import font_glyph
+
+out = Path(sys.argv[1])
+patterns = set()
+for cfg in Path("configs").glob("synth*.yaml"):
+    patterns.update(yaml.safe_load(cfg.read_text()).get("fonts") or [])
+n = whole = 0
+for pattern in sorted(patterns):
+    files = glob.glob(pattern if pattern.startswith("/") else f"/usr/share/fonts/{pattern}")
+    if not files:
+        sys.exit(f"gpu_kit: no font matches {pattern} (run 'make fonts')")
+    for path in files:
+        dest = out / Path(path).relative_to("/usr/share/fonts")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        for drop in ([], ["gasp"]):  # one training font's gasp table is malformed: drop it there
+            opts = subset.Options()
+            opts.notdef_outline = True
+            opts.drop_tables += drop
+            try:
+                font = subset.load_font(path, opts)
+                sub = subset.Subsetter(opts)
+                sub.populate(text="0123456789")
+                sub.subset(font)
+                subset.save_font(font, str(dest), opts)
+                break
+            except AssertionError:
+                if drop:
+                    raise
+        if any(not np.array_equal(font_glyph(path, d).crop, font_glyph(str(dest), d).crop)
+               for d in range(10)):  # some fonts draw otherwise cut down: carry them whole
+            shutil.copyfile(path, dest)
+            whole += 1
+        n += 1
+print(f"gpu_kit: {n} font files, {n - whole} cut to 0-9 (each digit drawn as before), {whole} whole")
+EOF
+du -sh "$KIT"/* && echo "gpu_kit: carry .kit (with the repo) and run tools/gpu_train.sh there"
