@@ -75,3 +75,4 @@ for f in best.pt last.pt; do
   fi
 done
 say "weights in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+exec >&- 2>&-; sleep 1  # let tee finish log.txt before OUT is collected
