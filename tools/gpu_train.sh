@@ -38,7 +38,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
 fi
 # src for digitdet; the polars stand-in last, so a real polars wins where there is one
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}:$PWD/$KIT/stub
-export YOLO_OFFLINE=1 PYTHONUNBUFFERED=1
+export YOLO_OFFLINE=1 NO_ALBUMENTATIONS_UPDATE=1 PYTHONUNBUFFERED=1  # offline: no update checks
 "$PY" -c "import torch, ultralytics, albumentations; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__)"
 say "installed"
 
