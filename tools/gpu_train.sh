@@ -4,9 +4,9 @@
 # paint, font and narrow scenes), train with the time budget, and copy the weights out.
 # Run from the repository root, with .kit/ beside it, on a machine whose python3 has a CUDA torch
 # and torchvision (opencv, scipy, pyyaml, tqdm, pillow too):
-#   OUT=/somewhere TIME=0.11 bash tools/gpu_train.sh
+#   OUT=/somewhere TIME=0.1 bash tools/gpu_train.sh   (estimated 8-9 minutes on 16 cores; not yet run there)
 # Settings (environment, defaults in brackets):
-#   PY [python3]   TIME [0.11] hours of training   IMGSZ [640]   BATCH [64]   DEVICE [0]
+#   PY [python3]   TIME [0.1] hours of training   IMGSZ [640]   BATCH [64]   DEVICE [0]
 #   WEIGHTS [src/digitdet/weights/digitdet-v5n.pt] the model fine-tuned (MODEL names the architecture
 #   when WEIGHTS is empty: training from scratch)   CFG [configs/finetune-mix.yaml]
 #   SCALE [1] scene counts x SCALE (1: 10,000 scenes)   SEED [201] first synthesis seed (8 used)
@@ -20,7 +20,7 @@
 # results.csv and log.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-python3}; TIME=${TIME:-0.11}; IMGSZ=${IMGSZ:-640}; BATCH=${BATCH:-64}; DEVICE=${DEVICE:-0}
+PY=${PY:-python3}; TIME=${TIME:-0.1}; IMGSZ=${IMGSZ:-640}; BATCH=${BATCH:-64}; DEVICE=${DEVICE:-0}
 WEIGHTS=${WEIGHTS-src/digitdet/weights/digitdet-v5n.pt}; MODEL=${MODEL:-yolov5s}
 CFG=${CFG:-configs/finetune-mix.yaml}; SCALE=${SCALE:-1}; SEED=${SEED:-201}
 WORKERS=${WORKERS:-$(nproc)}; OUT=${OUT:-runs/gpu}; KIT=.kit
