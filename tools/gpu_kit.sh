@@ -41,48 +41,42 @@ EOF
 
 cp "$MNIST_DIR"/*.gz "$KIT/mnist/"
 
-# every font file the synthesis configs name (relative to /usr/share/fonts), digits only
+# every font file the synthesis configs name (resolved as synthesis resolves them), digits only
 .venv/bin/python - "$KIT/fonts" <<'EOF'
-import glob, shutil, sys
+import shutil, sys
 from pathlib import Path
 
 import numpy as np
 import yaml
 from fontTools import subset
 
-from digitdet.synth.glyphs import font_glyph
+from digitdet.synth.glyphs import FONT_DIR, font_glyph, resolve_fonts
 
 out = Path(sys.argv[1])
 patterns = set()
 for cfg in Path("configs").glob("synth*.yaml"):
     patterns.update(yaml.safe_load(cfg.read_text()).get("fonts") or [])
-n = whole = 0
-for pattern in sorted(patterns):
-    files = glob.glob(pattern if pattern.startswith("/") else f"/usr/share/fonts/{pattern}")
-    if not files:
-        sys.exit(f"gpu_kit: no font matches {pattern} (run 'make fonts')")
-    for path in files:
-        dest = out / Path(path).relative_to("/usr/share/fonts")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        for drop in ([], ["gasp"]):  # one training font's gasp table is malformed: drop it there
-            opts = subset.Options()
-            opts.notdef_outline = True
-            opts.drop_tables += drop
-            try:
-                font = subset.load_font(path, opts)
-                sub = subset.Subsetter(opts)
-                sub.populate(text="0123456789")
-                sub.subset(font)
-                subset.save_font(font, str(dest), opts)
-                break
-            except AssertionError:
-                if drop:
-                    raise
-        if any(not np.array_equal(font_glyph(path, d).crop, font_glyph(str(dest), d).crop)
-               for d in range(10)):  # some fonts draw otherwise cut down: carry them whole
-            shutil.copyfile(path, dest)
-            whole += 1
-        n += 1
+try:
+    paths = resolve_fonts(tuple(patterns))
+except ValueError as exc:
+    sys.exit(f"gpu_kit: {exc} (run 'make fonts')")
+whole = 0
+for path in paths:
+    dest = out / Path(path).relative_to(FONT_DIR)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    opts = subset.Options()
+    opts.notdef_outline = True
+    opts.drop_tables += ["gasp"]  # rendering hints only; one training font's is malformed
+    font = subset.load_font(path, opts)
+    sub = subset.Subsetter(opts)
+    sub.populate(text="0123456789")
+    sub.subset(font)
+    subset.save_font(font, str(dest), opts)
+    if any(not np.array_equal(font_glyph(path, d).crop, font_glyph(str(dest), d).crop)
+           for d in range(10)):  # some fonts draw otherwise cut down: carry them whole
+        shutil.copyfile(path, dest)
+        whole += 1
+n = len(paths)
 print(f"gpu_kit: {n} font files, {n - whole} cut to 0-9 (each digit drawn as before), {whole} whole")
 EOF
 du -sh "$KIT"/* && echo "gpu_kit: carry .kit (with the repo) and run tools/gpu_train.sh there"

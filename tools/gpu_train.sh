@@ -42,7 +42,7 @@ export YOLO_OFFLINE=1 NO_ALBUMENTATIONS_UPDATE=1 PYTHONUNBUFFERED=1  # offline: 
 "$PY" -c "import torch, ultralytics, albumentations; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'ultralytics', ultralytics.__version__)"
 say "installed"
 
-n() { "$PY" -c "print(max(1, round($1 * $SCALE)))"; }
+n() { awk -v c="$1" -v s="$SCALE" 'BEGIN { n = int(c * s + 0.5); print (n < 1 ? 1 : n) }'; }
 data=runs/gpu-data; rm -rf "$data"; mkdir -p "$data"; train=()
 s=$SEED
 for spec in synth:3000 synth-hard:1200 synth-hershey:600 synth-style:600 synth-paint:1800 \
@@ -55,7 +55,7 @@ for spec in synth:3000 synth-hard:1200 synth-hershey:600 synth-style:600 synth-p
 done
 "$PY" -m digitdet.synth --mnist-dir "$KIT/mnist" --seed 3 --out "$data/val-s3" --data "$data/val.yaml" \
   --scenes train=0 val=400 test=0 --workers "$WORKERS" | tail -1  # the seed-3 val scenes
-{ echo "path: $PWD/$data"; echo "train: [$(IFS=,; echo "${train[*]}" | sed 's/,/, /g')]"
+{ echo "path: $PWD/$data"; echo "train:"; printf '  - %s\n' "${train[@]}"
   echo "val: val-s3/images/val"; echo "names: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']"
 } > "$data/mix.yaml"
 say "synthesized $(find "$data" -path '*/images/*' -type f | wc -l) images"
