@@ -24,7 +24,7 @@ CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 JUDGED = $(if $(filter %.onnx,$(WEIGHTS)),$(WEIGHTS),runs/judge/$(NAME).onnx)
 
-.PHONY: setup fonts data samples train export ship recognizer ship-recognizer detect val judge bench serve loadtest test lint clean
+.PHONY: setup fonts data samples train export ship recognizer ship-recognizer refiner ship-refiner detect val judge bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -80,6 +80,15 @@ recognizer: $(STAMP)  ## train the second-stage recognizer on REC_DATA (folders)
 
 ship-recognizer:  ## make REC=recognizer.onnx the packaged second stage
 	cp $(REC) src/digitdet/weights/digitdet-rec.onnx
+
+# the box refiner (digitdet.refine): crops of REF_DATA's train scenes, boxes of the shipped detector
+REF_DATA ?= datasets/digits
+REF ?= runs/refine/refiner.onnx
+refiner: $(STAMP)  ## train the box refiner on REF_DATA (folders) to REF (ARGS=--per 700 --epochs 7 ...)
+	$(PY) -m digitdet.refine_train --data $(REF_DATA) --output $(REF) $(ARGS)
+
+ship-refiner:  ## make REF=refiner.onnx the packaged box refiner
+	cp $(REF) src/digitdet/weights/digitdet-box.onnx
 
 detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)

@@ -30,6 +30,10 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.recognize_train", "--data", "d", "--lines", "2"], "0 to 1"),     # lines share
     (["-m", "digitdet.recognize_ensemble", "--members", "a.onnx", "b.onnx", "--output", "e.onnx"],
      "not found"),                                                                       # members
+    (["-m", "digitdet.bench", "--refiner", "missing.onnx"], "not found"),                # bench boxes
+    (["-m", "digitdet.val", "--no-mnist", "--refiner", "b.onnx"], "refiner weights"),    # box refiner
+    (["-m", "digitdet.refine_train", "--data", "d", "--epochs", "0"], "at least 1"),     # epochs
+    (["-m", "digitdet.refine_train", "--data", "none"], "not found"),                    # no scenes
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,

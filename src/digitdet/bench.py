@@ -9,9 +9,10 @@ Runs, end to end from a decoded BGR frame to results: (1) digitdet's ``DigitDete
 on the ONNX, one frame at a time (what a live camera gets), (2) ``DigitDetector.predict_many``,
 several frames in flight (what folders and videos get in ``digitdet.detect``), (3) ultralytics
 ``YOLO(pt).predict`` as its users run it by default, (4) ultralytics ``YOLO(onnx).predict`` on the
-same ONNX; (1) and (2) run the detector alone, as (4) does, then again with the second-stage
-recognizer the shipped detector uses by default (``--recognizer``, :mod:`digitdet.recognize`),
-whose detections differ from (4) by design. The pipelines take turns for ``--rounds`` rounds;
+same ONNX; (1) and (2) run the detector alone, as (4) does, then again with the second stage
+the shipped detector uses by default: the recognizer (``--recognizer``, :mod:`digitdet.recognize`)
+and the box refiner (``--refiner``, :mod:`digitdet.refine`), whose detections differ from (4) by
+design. The pipelines take turns for ``--rounds`` rounds;
 each reports its median images/s (and range) and mean pre/inference/post ms per frame (for (2)
 they overlap, so they do not add up to the wall time), then the speed ratios, and whether
 digitdet's detections match (4) (same classes, boxes within 1 px). This is a benchmark, not a
@@ -89,10 +90,11 @@ Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
 
 
 def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = None,
-                       ) -> tuple[dict[str, Pipeline], int]:
+                       refiner: Path | None = None) -> tuple[dict[str, Pipeline], int]:
     """digitdet one frame at a time (``seq``), and with several frames in flight (``many``), the
-    detector alone; with a ``recognizer``, both again with it (``seq+rec``, ``many+rec``); and the
-    image size used (``imgsz=None``: the model's own default, from the ONNX metadata)."""
+    detector alone; with a ``recognizer`` (and a ``refiner``), both again with them (``seq+rec``,
+    ``many+rec``); and the image size used (``imgsz=None``: the model's own default, from the
+    ONNX metadata)."""
     from digitdet.detector import DigitDetector
 
     def finish(name: str, preds: list[Any], dt: float) -> tuple[Timing, list[Any]]:
@@ -115,8 +117,8 @@ def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = 
     det = DigitDetector(onnx, imgsz=imgsz, recognizer=False)
     pipes = pipelines(det, "", "")
     if recognizer is not None:
-        pipes.update(pipelines(DigitDetector(onnx, imgsz=imgsz, recognizer=recognizer), "+rec",
-                               " + recognizer"))
+        second = DigitDetector(onnx, imgsz=imgsz, recognizer=recognizer, refiner=refiner or False)
+        pipes.update(pipelines(second, "+rec", " + recognizer" + (" + refiner" if refiner else "")))
     return pipes, det.imgsz
 
 
@@ -162,7 +164,7 @@ def compare(ours: list[Any], theirs: list[Any], tol: float = 1.0) -> tuple[int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from digitdet.detector import DEFAULT_RECOGNIZER
+    from digitdet.detector import DEFAULT_RECOGNIZER, DEFAULT_REFINER
 
     weights_dir = Path(str(resources.files("digitdet") / "weights"))
     p = argparse.ArgumentParser(prog="python -m digitdet.bench", description=__doc__,
@@ -177,10 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recognizer", default=str(weights_dir / DEFAULT_RECOGNIZER),
                    help="time digitdet with this second stage too (default: the shipped one)")
     p.add_argument("--no-recognizer", action="store_true", help="time the detector alone")
+    p.add_argument("--refiner", default=str(weights_dir / DEFAULT_REFINER),
+                   help="and with this box refiner after the recognizer (default: the shipped one)")
+    p.add_argument("--no-refiner", action="store_true", help="the recognizer without a refiner")
     args = p.parse_args(argv)
     os.environ["YOLO_OFFLINE"] = "1"
     recognizer = None if args.no_recognizer else Path(args.recognizer)
-    for path in (args.onnx, args.pt, *([recognizer] if recognizer else [])):
+    refiner = None if args.no_refiner or not recognizer else Path(args.refiner)
+    for path in (args.onnx, args.pt, *([recognizer] if recognizer else []),
+                 *([refiner] if refiner else [])):
         if not Path(path).is_file():
             print(f"digitdet.bench: error: {path} not found", file=sys.stderr)
             return 2
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--n must be at least 1, got {args.n}")
         size = parse_size(args.frame_size, "--frame-size")
         frames = load_frames(args.images, args.n, size)
-        pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz, recognizer)
+        pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz, recognizer, refiner)
     except (FileNotFoundError, UserError) as exc:
         print(f"digitdet.bench: error: {exc}", file=sys.stderr)
         return 2
@@ -214,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{t[k].images_per_s / t['onnx'].images_per_s:.2f}x ultralytics ONNX")
         same, worst = compare(dets[k], dets["onnx"])
         largest = f"; largest difference {worst:.2f} px" if same else ""
-        why = "" if "+" not in k else "; the recognizer changes some, by design"
+        why = "" if "+" not in k else "; the second stage changes some, by design"
         print(f"  identical detections to ultralytics ONNX: {same}/{len(frames)} frames "
               f"(same classes, boxes within 1 px{largest}{why})")
     return 0

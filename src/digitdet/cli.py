@@ -1,6 +1,6 @@
 """The ``digitdet`` command: ``digitdet <command> [args]``, each command one module's ``main``
 (detect, serve, synth, train, export, val, bench, loadtest, paintset, soup, recognize-train,
-recognize-ensemble)."""
+recognize-ensemble, refine-train)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "di
             "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
             "bench": "digitdet.bench", "loadtest": "digitdet.loadtest", "paintset": "digitdet.paintset",
             "soup": "digitdet.soup", "recognize-train": "digitdet.recognize_train",
-            "recognize-ensemble": "digitdet.recognize_ensemble"}
+            "recognize-ensemble": "digitdet.recognize_ensemble",
+            "refine-train": "digitdet.refine_train"}
 
 
 def main(argv: list[str] | None = None) -> int:

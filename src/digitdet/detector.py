@@ -1,5 +1,5 @@
 """DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> recognizer
-(second look at each box) -> numbers."""
+(second look at each box) -> refiner (each kept box redrawn) -> numbers."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from digitdet.image import to_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
 from digitdet.numbers import read_numbers
 from digitdet.recognize import Recognizer, rescore
+from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
+DEFAULT_REFINER = "digitdet-box.onnx"
 
 
 def default_weights(name: str = DEFAULT_WEIGHTS) -> Path:
@@ -50,6 +52,9 @@ class DigitDetector:
     (:mod:`digitdet.recognize`): ``None`` (default) uses the shipped one with the shipped
     detector and none with other weights, ``True`` the shipped one, a path another such ONNX;
     ``False`` keeps the detector's own classes and scores (as ultralytics' on the same ONNX).
+    ``refiner`` redraws each returned box from its crop (:mod:`digitdet.refine`), the same way:
+    ``None`` (default) the shipped one where the shipped recognizer is used, ``True`` the
+    shipped one, a path another, ``False`` none (the detector's boxes).
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -58,7 +63,8 @@ class DigitDetector:
                  conf: float = DEFAULT_CONF, iou: float = 0.45, max_det: int = 300,
                  classes: list[int] | None = None, device: str = "cpu",
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
-                 recognizer: bool | str | Path | None = None) -> None:
+                 recognizer: bool | str | Path | None = None,
+                 refiner: bool | str | Path | None = None) -> None:
         check_settings(imgsz, conf, iou, max_det, classes)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -82,6 +88,12 @@ class DigitDetector:
         if recognizer is not False:
             rec = default_weights(DEFAULT_RECOGNIZER) if recognizer is True else Path(recognizer)
             self.recognizer = Recognizer(rec)
+        self.refiner: Refiner | None = None
+        if refiner is None:
+            refiner = weights is None and recognizer is True
+        if refiner is not False:
+            path = default_weights(DEFAULT_REFINER) if refiner is True else Path(refiner)
+            self.refiner = Refiner(path)
 
     def predict(self, image: np.ndarray, rgb: bool = False, conf: float | None = None) -> Prediction:
         """Detect digits in ``image`` (BGR unless ``rgb``; gray, RGBA, 16-bit accepted).
@@ -157,6 +169,8 @@ class DigitDetector:
             if self.classes is not None:
                 keep &= np.isin(det.class_id, self.classes)
             det = det[keep]
+        if self.refiner and len(det):
+            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
         numbers = read_numbers(det)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from digitdet import recognize
+from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 from digitdet.image import parse_size
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, default=None)
     p.add_argument("--augment", action="store_true")
     recognize.add_arguments(p)
+    refine.add_arguments(p)
     args = p.parse_args(argv)
     try:
         w, h = parse_size(args.canvas, "--canvas")
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 augment=args.augment, recognizer=recognize.from_arguments(args))
+                                 augment=args.augment, recognizer=recognize.from_arguments(args),
+                                 refiner=refine.from_arguments(args))
         data = mnist.load(args.mnist_dir)
         start = mnist.HELDOUT_START
         if len(data.test_labels) <= start:

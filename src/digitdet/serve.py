@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet import recognize
+from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-augment", dest="augment", action="store_false",
                    help="skip the zoomed-out pass that reads digits drawn big on the pad")
     recognize.add_arguments(p)
+    refine.add_arguments(p)
     args = p.parse_args(argv)
     try:
         import uvicorn
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 augment=args.augment, recognizer=recognize.from_arguments(args))
+                                 augment=args.augment, recognizer=recognize.from_arguments(args),
+                                 refiner=refine.from_arguments(args))
     except UserError as exc:
         print(f"digitdet.serve: error: {exc}", file=sys.stderr)
         return 2

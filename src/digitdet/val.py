@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet import recognize
+from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError
 from digitdet.labels import read_scenes, split_records
@@ -338,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true", help="add a zoomed-out pass for big digits")
     recognize.add_arguments(p)
+    refine.add_arguments(p)
     p.add_argument("--scaleup", action="store_true",
                    help="enlarge images smaller than imgsz, as ultralytics does (default: pad only)")
     p.add_argument("--mnist-dir", default=None)
@@ -359,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
-                                 scaleup=args.scaleup, recognizer=recognize.from_arguments(args))
+                                 scaleup=args.scaleup, recognizer=recognize.from_arguments(args),
+                                 refiner=refine.from_arguments(args))
         data = None
         if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
             from digitdet import mnist
@@ -368,9 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         failures: list[tuple[np.ndarray, Any, dict]] = []
         scene = evaluate_split(detector, Path(args.dataset), args.split, args.conf_thres,
                                args.limit, failures, sweep)
-        rec = detector.recognizer
+        rec, ref = detector.recognizer, detector.refiner
         report: dict[str, Any] = {"weights": str(detector.weights),
                                   "recognizer": str(rec.path) if rec else None,
+                                  "refiner": str(ref.path) if ref else None,
                                   "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}

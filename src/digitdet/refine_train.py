@@ -1,0 +1,209 @@
+"""Train the second-stage box refiner (:mod:`digitdet.refine`) and export it to ONNX.
+
+Usage:
+    python -m digitdet.refine_train --data datasets/digits-s151 datasets/digits-s152 \\
+        --per 700 --epochs 6 --output runs/refine/refiner.onnx
+    python -m digitdet.refine_train --data datasets/digits --weights best.onnx ...
+
+Crops come from synthesized scenes' ``train`` split (never a test split): every detector box
+at ``--conf`` that overlaps a digit by IoU >= 0.3, labelled with that digit's box, and every
+ground-truth box with each edge moved at random (6 % of its longer side), labelled with
+itself. So the refiner learns the boxes the detector (``--weights``, default the shipped one)
+actually draws. Loss: smooth L1 on the edges plus 1 - IoU. Needs torch (the ``train``
+extra); the ONNX it writes runs without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitdet.decode import box_iou
+from digitdet.errors import UserError
+from digitdet.labels import read_scenes, split_records
+from digitdet.refine import SIZE, crop_boxes, standardize, to_crop
+
+MATCH_IOU = 0.3  # a detector box this close to a digit is refined onto it
+JITTER = 0.06  # spread of each edge of a ground-truth box, a share of its longer side
+
+
+def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.Generator,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Crops ``(N, SIZE, SIZE) uint8`` and targets ``(N, 4) float32`` (the digit's box as
+    fractions of the crop, :func:`~digitdet.refine.to_crop`) from the first ``per`` scenes of
+    ``root``'s ``split`` (see the module docstring)."""
+    xs: list[np.ndarray] = []
+    ts: list[np.ndarray] = []
+    for img, gt_box, _ in read_scenes(root, split, split_records(root, split, per)):
+        if not len(gt_box):
+            continue
+        det = detector.predict(img).detections.xyxy
+        boxes, targets = [gt_box[:0]], [gt_box[:0]]
+        if len(det):
+            iou = box_iou(det, gt_box)
+            on = iou.max(1) >= MATCH_IOU
+            boxes.append(det[on])
+            targets.append(gt_box[iou.argmax(1)[on]])
+        side = np.maximum(gt_box[:, 2] - gt_box[:, 0], gt_box[:, 3] - gt_box[:, 1])[:, None]
+        boxes.append(gt_box + (rng.normal(0, JITTER, gt_box.shape) * side).astype(np.float32))
+        targets.append(gt_box)
+        b = np.concatenate(boxes)
+        crops, geom = crop_boxes(img, b)
+        xs.append(crops)
+        ts.append(to_crop(np.concatenate(targets), geom))
+    if not xs:
+        return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros((0, 4), np.float32)
+    return np.concatenate(xs), np.concatenate(ts)
+
+
+def build_net(width: int = 16) -> Any:
+    """The refiner CNN: ``(N, 1, 48, 48)`` -> ``(N, 4)`` box edges; convolutions at 48, 24, 12
+    and 6 px (``width`` to ``4 * width`` channels), then two dense layers."""
+    from torch import nn
+
+    def block(cin: int, cout: int) -> list[Any]:
+        return [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    w = width
+    return nn.Sequential(*block(1, w), *block(w, w), nn.MaxPool2d(2),
+                         *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
+                         *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2),
+                         *block(4 * w, 4 * w), nn.Flatten(),
+                         nn.Linear(4 * w * (SIZE // 8) ** 2, 128), nn.ReLU(), nn.Linear(128, 4))
+
+
+def iou_pairs(a: Any, b: Any) -> Any:
+    """IoU of each row of torch boxes ``a (N, 4)`` with the same row of ``b``."""
+    import torch
+
+    ix = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
+    iy = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
+    area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
+    return inter / (area_a + area_b - inter).clamp(min=1e-9)
+
+
+def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int = 16,
+              batch: int = 256, log: Any = print) -> Any:
+    """Train :func:`build_net` on crops ``x (N, SIZE, SIZE) uint8`` and targets ``t (N, 4)``;
+    half of each batch inverted (light on dark and dark on light both occur). Returns the
+    model in eval mode."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = build_net(width)
+    log(f"refiner: width {width}, {sum(p.numel() for p in model.parameters())} parameters")
+    steps = max(epochs * (len(x) // batch), 1)
+    opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    ts = torch.from_numpy(t)
+    for epoch in range(epochs):
+        model.train()
+        t0 = time.time()
+        order = rng.permutation(len(x))
+        loss = torch.zeros(())
+        for b in range(len(x) // batch):
+            idx = order[b * batch:(b + 1) * batch]
+            xb = torch.from_numpy(standardize(x[idx]))
+            flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+            xb[flip] = -xb[flip]
+            pred, y = model(xb), ts[idx]
+            loss = (nn.functional.smooth_l1_loss(pred * 10, y * 10, beta=0.1)
+                    + (1 - iou_pairs(pred, y)).mean())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        log(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f} ({time.time() - t0:.0f} s)", flush=True)
+    return model.eval()
+
+
+def mean_iou(model: Any, x: np.ndarray, t: np.ndarray) -> float:
+    """Mean IoU of the model's boxes for crops ``x`` with targets ``t``."""
+    import torch
+
+    if not len(x):
+        return 0.0
+    with torch.no_grad():
+        pred = torch.cat([model(torch.from_numpy(standardize(x[i:i + 1000])))
+                          for i in range(0, len(x), 1000)])
+    return float(iou_pairs(pred, torch.from_numpy(t)).mean())
+
+
+def export_onnx(model: Any, path: Path) -> Path:
+    """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, 48, 48)``, output
+    ``boxes (N, 4)``."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # as recognize_train.export_onnx: the legacy exporter for a plain CNN, and its helper
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*",
+                                category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="The feature will be removed",
+                                category=DeprecationWarning)
+        torch.onnx.export(model, (torch.zeros(2, 1, SIZE, SIZE),), str(path),
+                          input_names=["crops"], output_names=["boxes"],
+                          dynamic_axes={"crops": {0: "n"}, "boxes": {0: "n"}},
+                          opset_version=17, dynamo=False)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m digitdet.refine_train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="+", required=True, help="synthesized dataset folders")
+    p.add_argument("--split", default="train", choices=["train", "val"])
+    p.add_argument("--per", type=int, default=400, help="scenes per dataset")
+    p.add_argument("--weights", default=None, help="the detector (default: the shipped one)")
+    p.add_argument("--conf", type=float, default=0.01, help="detector confidence for mining")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--width", type=int, default=16, help="channels of the first layer")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", default="runs/refine/refiner.onnx")
+    args = p.parse_args(argv)
+    try:
+        if min(args.per, args.epochs, args.width) < 1:
+            raise UserError("--per, --epochs and --width must be at least 1")
+        try:  # checked before minutes of mining crops
+            import torch
+        except ImportError:
+            raise UserError("training the refiner needs torch: pip install 'digitdet[train]'"
+                            ) from None
+        from digitdet.detector import DigitDetector
+
+        detector = DigitDetector(args.weights, conf=args.conf, recognizer=False, refiner=False)
+        rng = np.random.default_rng(args.seed)
+        t0 = time.time()
+        mined = [mine_crops(detector, Path(d), args.split, args.per, rng) for d in args.data]
+        x = np.concatenate([a for a, _ in mined])
+        t = np.concatenate([b for _, b in mined])
+        if len(x) < 1000:
+            raise UserError(f"only {len(x)} crops: give more scenes (--data, --per)")
+        print(f"{len(x)} crops (mined in {time.time() - t0:.0f} s)")
+        held = rng.permutation(len(x))
+        n_val = min(5000, len(x) // 10)
+        val, tr = held[:n_val], held[n_val:]
+        torch.set_num_threads(os.cpu_count() or 1)  # every core (torch may default to fewer)
+        model = train_net(x[tr], t[tr], args.epochs, args.seed, args.width)
+        print(f"held-out crops ({n_val}): mean IoU {mean_iou(model, x[val], t[val]):.4f}")
+        out = export_onnx(model, Path(args.output))
+    except UserError as exc:
+        print(f"digitdet.refine_train: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
