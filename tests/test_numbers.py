@@ -68,6 +68,9 @@ DUPLICATES = [  # (x1, y1, x2, y2, class, confidence) per box -> texts read
     # a narrow 1 touching a 4: 40 % of the 1's box is inside the 4's, both are digits
     ("touching narrow digit is kept", [(10, 10, 34, 50, 4, 0.9), (30, 10, 40, 50, 1, 0.8)],
      ["41"]),
+    # a slanted 1 before a 3: 69 % of the 1's box is inside the 3's, both are digits
+    ("slanted 1 overlapping its neighbour is kept", [(114, 83, 140, 130, 1, 0.8),
+                                                    (122, 83, 168, 133, 3, 0.9)], ["13"]),
     # the first 4 of 944 boxed twice, the second box shifted right by half (IoU 0.33): one 4
     ("same class boxed twice", [(10, 10, 34, 50, 9, 0.9), (40, 10, 64, 50, 4, 0.9),
                                 (52, 10, 76, 50, 4, 0.4), (82, 10, 106, 50, 4, 0.9)], ["944"]),

@@ -22,7 +22,10 @@ DUPLICATE_IOU = 0.7  # boxes of different classes on the same digit: keep the mo
 # seed-3 val scenes such pairs overlap by IoU 0.23-0.42, two neighbouring equal digits mostly
 # under 0.18; docs/training-log.md, "Covered digits unlabeled, a digit boxed twice read once")
 SAME_CLASS_IOU = 0.2
-CONTAINED = 0.6  # share of a box inside a more confident one above which it is a piece of that digit
+# share of a box inside a more confident one above which it is a piece of that digit; a slanted
+# 1 boxed to its ink lies up to ~0.7 inside its neighbour's (0.6 dropped three 1s of the italic
+# dkg font once the refiner tightened the boxes; docs/training-log.md, "Box refiner")
+CONTAINED = 0.7
 
 
 def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
