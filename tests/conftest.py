@@ -1,4 +1,4 @@
-"""Shared test helpers: tiny MNIST IDX files, a hand-made ONNX model, a fake video capture."""
+"""Shared test helpers: tiny MNIST IDX files, hand-made ONNX models, a fake video capture."""
 
 from __future__ import annotations
 
@@ -88,6 +88,29 @@ def make_onnx(path: Path, output: np.ndarray, names: dict[int, str] | None = Non
     for k, v in {"names": str(names), "imgsz": str([imgsz, imgsz]), "stride": str(stride)}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = k, v
+    onnx.save(model, str(path))
+    return path
+
+
+def make_crop_model(path: Path, size: int, output: str, values: list[float]) -> Path:
+    """A second-stage ONNX (``crops (N, 1, size, size)`` in) whose ``output`` is always the
+    row ``values`` for every crop; the graph consumes its input (``values + 0 * mean``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("ReduceMean", ["crops"], ["m"], axes=[1, 2, 3], keepdims=0),
+             helper.make_node("Unsqueeze", ["m", "axis"], ["m1"]),
+             helper.make_node("Mul", ["m1", "zero"], ["z"]),
+             helper.make_node("Add", ["z", "const"], [output])]
+    graph = helper.make_graph(
+        nodes, "fixed",
+        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", 1, size, size])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["n", len(values)])],
+        initializer=[numpy_helper.from_array(np.array([values], np.float32), "const"),
+                     numpy_helper.from_array(np.zeros((), np.float32), "zero"),
+                     numpy_helper.from_array(np.array([1], np.int64), "axis")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
     onnx.save(model, str(path))
     return path
 

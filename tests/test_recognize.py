@@ -24,7 +24,7 @@ from digitdet.recognize import (
 from digitdet.recognize_train import inside_share, jitter, label_boxes
 from digitdet.results import Detections
 
-from conftest import make_onnx, yolo_output
+from conftest import make_crop_model, make_onnx, yolo_output
 
 # the detector test's fake scene: a '4' and a '2' side by side, and a lone '7' (letterboxed px)
 ROWS = [(100, 108, 20, 40, 4, 0.9), (126, 108, 20, 40, 2, 0.8), (280, 200, 20, 40, 7, 0.7)]
@@ -32,24 +32,7 @@ ROWS = [(100, 108, 20, 40, 4, 0.9), (126, 108, 20, 40, 2, 0.8), (280, 200, 20, 4
 
 def make_recognizer(path: Path, logits: list[float]) -> Path:
     """A recognizer ONNX whose logits are always ``logits`` (11 values) for every crop."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes = [helper.make_node("ReduceMean", ["crops"], ["m"], axes=[1, 2, 3], keepdims=0),
-             helper.make_node("Unsqueeze", ["m", "axis"], ["m1"]),
-             helper.make_node("Mul", ["m1", "zero"], ["z"]),
-             helper.make_node("Add", ["z", "const"], ["logits"])]
-    graph = helper.make_graph(
-        nodes, "fixed",
-        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", 1, CROP, CROP])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 11])],
-        initializer=[numpy_helper.from_array(np.array([logits], np.float32), "const"),
-                     numpy_helper.from_array(np.zeros((), np.float32), "zero"),
-                     numpy_helper.from_array(np.array([1], np.int64), "axis")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+    return make_crop_model(path, CROP, "logits", logits)
 
 
 def one_hot_logits(k: int, strength: float = 20.0) -> list[float]:

@@ -10,7 +10,7 @@ import ast
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,6 +42,22 @@ def _parse_meta(meta: dict[str, str]) -> tuple[dict[int, str], int, int]:
     imgsz = ast.literal_eval(imgsz_raw) if imgsz_raw else [320, 320]
     size = int(max(imgsz)) if isinstance(imgsz, (list, tuple)) else int(imgsz)
     return names, stride, size
+
+
+def crop_model_session(path: Path, what: str) -> Any:
+    """An ONNX Runtime CPU session on one thread for a second-stage model at ``path`` (a few
+    small crops a frame; ``predict_many``'s workers share it); ``what`` names it in the
+    :class:`UserError` raised when the file is missing or will not load."""
+    import onnxruntime as ort
+
+    if not path.is_file():
+        raise UserError(f"{what} weights {path} not found")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise UserError(f"cannot load {what} {path}: {str(exc).splitlines()[0][:200]}") from None
 
 
 class OnnxBackend:

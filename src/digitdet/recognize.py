@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitdet.backends import crop_model_session
 from digitdet.decode import nms_by_class
-from digitdet.errors import UserError
 from digitdet.letterbox import block_average
 from digitdet.results import Detections
 
@@ -116,17 +116,7 @@ class Recognizer:
     crops in, ``(N, 11)`` logits out (see :func:`standardize`)."""
 
     def __init__(self, path: Path) -> None:
-        import onnxruntime as ort
-
-        if not path.is_file():
-            raise UserError(f"recognizer weights {path} not found")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # a few small crops; predict_many's workers share it
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise UserError(f"cannot load recognizer {path}: {str(exc).splitlines()[0][:200]}"
-                            ) from None
+        self.session = crop_model_session(path, "recognizer")
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 

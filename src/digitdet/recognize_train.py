@@ -238,9 +238,9 @@ def accuracy(model: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean()) if len(y) else 0.0
 
 
-def export_onnx(model: Any, path: Path) -> Path:
-    """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, 32, 32)``, output
-    ``logits (N, 11)``."""
+def export_onnx(model: Any, path: Path, size: int = CROP, output: str = "logits") -> Path:
+    """Write a crop model as ONNX with a dynamic batch: input ``crops (N, 1, size, size)``,
+    output ``output`` (the recognizer's ``logits (N, 11)`` by default; the refiner's ``boxes``)."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -251,9 +251,9 @@ def export_onnx(model: Any, path: Path) -> Path:
         # ... and that an internal logging helper it calls itself will be removed
         warnings.filterwarnings("ignore", message="The feature will be removed",
                                 category=DeprecationWarning)
-        torch.onnx.export(model, (torch.zeros(2, 1, CROP, CROP),), str(path),
-                          input_names=["crops"], output_names=["logits"],
-                          dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}},
+        torch.onnx.export(model, (torch.zeros(2, 1, size, size),), str(path),
+                          input_names=["crops"], output_names=[output],
+                          dynamic_axes={"crops": {0: "n"}, output: {0: "n"}},
                           opset_version=17, dynamo=False)
     return path
 

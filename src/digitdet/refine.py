@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from digitdet.errors import UserError
+from digitdet.backends import crop_model_session
 from digitdet.letterbox import block_average
 
 SIZE = 48  # refiner input side, pixels
@@ -96,17 +96,7 @@ class Refiner:
     crop's side from its top-left corner (:func:`from_crop`)."""
 
     def __init__(self, path: Path) -> None:
-        import onnxruntime as ort
-
-        if not path.is_file():
-            raise UserError(f"refiner weights {path} not found")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # a few small crops; predict_many's workers share it
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise UserError(f"cannot load refiner {path}: {str(exc).splitlines()[0][:200]}"
-                            ) from None
+        self.session = crop_model_session(path, "refiner")
         self.input_name = self.session.get_inputs()[0].name
         self.path = path
 

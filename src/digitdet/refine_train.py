@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -143,20 +142,9 @@ def mean_iou(model: Any, x: np.ndarray, t: np.ndarray) -> float:
 def export_onnx(model: Any, path: Path) -> Path:
     """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, 48, 48)``, output
     ``boxes (N, 4)``."""
-    import torch
+    from digitdet import recognize_train
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        # as recognize_train.export_onnx: the legacy exporter for a plain CNN, and its helper
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*",
-                                category=DeprecationWarning)
-        warnings.filterwarnings("ignore", message="The feature will be removed",
-                                category=DeprecationWarning)
-        torch.onnx.export(model, (torch.zeros(2, 1, SIZE, SIZE),), str(path),
-                          input_names=["crops"], output_names=["boxes"],
-                          dynamic_axes={"crops": {0: "n"}, "boxes": {0: "n"}},
-                          opset_version=17, dynamo=False)
-    return path
+    return recognize_train.export_onnx(model, path, SIZE, "boxes")
 
 
 def main(argv: list[str] | None = None) -> int:
