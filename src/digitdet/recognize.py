@@ -85,12 +85,13 @@ def crop_digits(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     return out
 
 
-def standardize(crops: np.ndarray) -> np.ndarray:
-    """``(N, CROP, CROP) uint8`` -> ``(N, 1, CROP, CROP) float32``, each crop to zero mean and
-    unit spread (spread at least 8 gray levels), so paper, boards and lighting look alike."""
+def standardize(crops: np.ndarray, ddof: int = 1) -> np.ndarray:
+    """``(N, S, S) uint8`` -> ``(N, 1, S, S) float32``, each crop to zero mean and unit spread
+    (spread at least 8 gray levels, with ``ddof`` as numpy's std), so paper, boards and
+    lighting look alike. The recognizer's crops use ``ddof=1``, the refiner's ``0``."""
     x = crops.astype(np.float32)
     mean = x.mean((1, 2), keepdims=True)
-    std = np.maximum(x.std((1, 2), keepdims=True, ddof=1), 8.0)
+    std = np.maximum(x.std((1, 2), keepdims=True, ddof=ddof), 8.0)
     return ((x - mean) / std)[:, None]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitdet import recognize
 from digitdet.backends import crop_model_session
 from digitdet.letterbox import block_average
 
@@ -82,12 +83,10 @@ def from_crop(frac: np.ndarray, geom: np.ndarray) -> np.ndarray:
 
 
 def standardize(crops: np.ndarray) -> np.ndarray:
-    """``(N, SIZE, SIZE) uint8`` -> ``(N, 1, SIZE, SIZE) float32``, each crop to zero mean and
-    unit spread (spread at least 8 gray levels)."""
-    x = crops.astype(np.float32)
-    mean = x.mean((1, 2), keepdims=True)
-    std = np.maximum(x.std((1, 2), keepdims=True), 8.0)
-    return ((x - mean) / std)[:, None]
+    """``(N, SIZE, SIZE) uint8`` -> ``(N, 1, SIZE, SIZE) float32``: the recognizer's
+    :func:`~digitdet.recognize.standardize` with the population spread (``ddof=0``), as the
+    shipped refiner was trained."""
+    return recognize.standardize(crops, ddof=0)
 
 
 class Refiner:
