@@ -274,3 +274,65 @@ def test_refine_train_without_torch(monkeypatch: pytest.MonkeyPatch,
     assert main(["--data", "no-such-folder"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs torch" in err
+
+
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
+    import torch
+
+    from digitdet.refine_train import build_net, load_checkpoint, save_checkpoint, train_net
+
+    torch.manual_seed(5)  # not train_net's seed 0: its fresh weights would differ
+    model = build_net(4).eval()
+    path = save_checkpoint(model, 4, tmp_path / "sub" / "box.pt")
+    width, state = load_checkpoint(path)
+    assert width == 4 and state.keys() == model.state_dict().keys()
+    again = build_net(width).eval()
+    again.load_state_dict(state)
+    x = torch.randn(3, 1, SIZE, SIZE)
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
+    # fine-tuning starts from those weights: a tiny rate moves them only a little
+    crops = np.full((32, SIZE, SIZE), 255, np.uint8)
+    t = np.tile(np.array([[0.2, 0.2, 0.8, 0.8]], np.float32), (32, 1))
+    tuned = train_net(crops, t, epochs=1, seed=0, width=4, batch=16, log=lambda *a, **k: None,
+                      init=state, lr=1e-9)
+    w0, w1 = model.state_dict()["0.weight"], tuned.state_dict()["0.weight"]
+    assert torch.allclose(w0, w1, atol=1e-6)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a checkpoint", "cannot read"),   # not a torch file at all
+    (None, "cannot read"),                  # no such file
+])
+def test_bad_checkpoint(tmp_path: Path, content: bytes | None, message: str) -> None:
+    from digitdet.refine_train import load_checkpoint
+
+    path = tmp_path / "box.pt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        load_checkpoint(path)
+
+
+def test_checkpoint_of_another_kind(tmp_path: Path) -> None:
+    # a torch file that is not a refiner checkpoint (e.g. a bare state_dict)
+    import torch
+
+    from digitdet.refine_train import load_checkpoint
+
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a 48-px refiner checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--init", "missing.pt"], "cannot read refiner checkpoint"),  # checked before mining
+    (["--lr", "0"], "--lr must be positive"),
+])
+def test_refine_train_bad_arguments(argv: list[str], message: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from digitdet.refine_train import main
+
+    assert main(["--data", "no-such-folder", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

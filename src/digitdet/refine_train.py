@@ -10,7 +10,8 @@ at ``--conf`` that overlaps a digit by IoU >= 0.3, labelled with that digit's bo
 ground-truth box with each edge moved at random (6 % of its longer side), labelled with
 itself. So the refiner learns the boxes the detector (``--weights``, default the shipped one)
 actually draws. Loss: smooth L1 on the edges plus 1 - IoU. Needs torch (the ``train``
-extra); the ONNX it writes runs without torch.
+extra); the ONNX it writes runs without torch. Beside it goes a torch checkpoint (``.pt``, same
+name) that ``--init`` fine-tunes from in a later run.
 """
 
 from __future__ import annotations
@@ -91,20 +92,25 @@ def iou_pairs(a: Any, b: Any) -> Any:
 
 
 def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int = 16,
-              batch: int = 256, log: Any = print) -> Any:
-    """Train :func:`build_net` on crops ``x (N, SIZE, SIZE) uint8`` and targets ``t (N, 4)``;
-    half of each batch inverted (light on dark and dark on light both occur). Returns the
-    model in eval mode."""
+              batch: int = 256, log: Any = print, init: dict[str, Any] | None = None,
+              lr: float = 3e-3) -> Any:
+    """Train :func:`build_net` on crops ``x (N, SIZE, SIZE) uint8`` and targets ``t (N, 4)``,
+    from the weights ``init`` (a ``state_dict``) when given; one-cycle learning rate peaking at
+    ``lr``; half of each batch inverted (light on dark and dark on light both occur). Returns
+    the model in eval mode."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_net(width)
-    log(f"refiner: width {width}, {sum(p.numel() for p in model.parameters())} parameters")
+    if init is not None:
+        model.load_state_dict(init)
+    log(f"refiner: width {width}, {sum(p.numel() for p in model.parameters())} parameters"
+        + (", from a checkpoint" if init is not None else ""))
     steps = max(epochs * (len(x) // batch), 1)
-    opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     ts = torch.from_numpy(t)
     for epoch in range(epochs):
         model.train()
@@ -139,6 +145,32 @@ def mean_iou(model: Any, x: np.ndarray, t: np.ndarray) -> float:
     return float(iou_pairs(pred, torch.from_numpy(t)).mean())
 
 
+def save_checkpoint(model: Any, width: int, path: Path) -> Path:
+    """Write ``model``'s weights and ``width`` to ``path`` (torch), for :func:`load_checkpoint`."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"size": SIZE, "width": width, "state_dict": model.state_dict()}, path)
+    return path
+
+
+def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
+    """``(width, state_dict)`` from a checkpoint :func:`save_checkpoint` wrote; a file that is
+    not one raises :class:`UserError`."""
+    import pickle
+
+    import torch
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise UserError(f"cannot read refiner checkpoint {path}: {exc}") from None
+    if not isinstance(ck, dict) or ck.get("size") != SIZE or "state_dict" not in ck:
+        raise UserError(f"{path} is not a {SIZE}-px refiner checkpoint (refine_train writes "
+                        "one beside its ONNX)")
+    return int(ck["width"]), ck["state_dict"]
+
+
 def export_onnx(model: Any, path: Path) -> Path:
     """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, 48, 48)``, output
     ``boxes (N, 4)``."""
@@ -157,18 +189,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conf", type=float, default=0.01, help="detector confidence for mining")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--width", type=int, default=16, help="channels of the first layer")
+    p.add_argument("--init", default=None, metavar="PT",
+                   help="fine-tune from this checkpoint (the .pt an earlier run wrote; sets --width)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one cycle)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/refine/refiner.onnx")
     args = p.parse_args(argv)
     try:
         if min(args.per, args.epochs, args.width) < 1:
             raise UserError("--per, --epochs and --width must be at least 1")
+        if not args.lr > 0:
+            raise UserError(f"--lr must be positive, got {args.lr}")
         try:  # checked before minutes of mining crops
             import torch
         except ImportError:
             raise UserError("training the refiner needs torch: pip install 'digitdet[train]'"
                             ) from None
         from digitdet.detector import DigitDetector
+
+        width, init = (args.width, None) if args.init is None else load_checkpoint(Path(args.init))
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False, refiner=False)
         rng = np.random.default_rng(args.seed)
@@ -183,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         n_val = min(5000, len(x) // 10)
         val, tr = held[:n_val], held[n_val:]
         torch.set_num_threads(os.cpu_count() or 1)  # every core (torch may default to fewer)
-        model = train_net(x[tr], t[tr], args.epochs, args.seed, args.width)
+        model = train_net(x[tr], t[tr], args.epochs, args.seed, width, init=init, lr=args.lr)
         print(f"held-out crops ({n_val}): mean IoU {mean_iou(model, x[val], t[val]):.4f}")
         out = export_onnx(model, Path(args.output))
+        print(f"wrote {save_checkpoint(model, width, out.with_suffix('.pt'))}")
     except UserError as exc:
         print(f"digitdet.refine_train: error: {exc}", file=sys.stderr)
         return 2
