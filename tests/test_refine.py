@@ -243,7 +243,8 @@ def test_mine_crops(tmp_path: Path, det: list[list[float]], n_det: int) -> None:
     assert 0.15 < t[-1, 0] < 0.35 and 0.65 < t[-1, 2] < 0.85
 
 
-def test_train_and_export_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("head", ["dense", "edges"])
+def test_train_and_export_agree(tmp_path: Path, head: str) -> None:
     import onnxruntime as ort
     import torch
 
@@ -252,7 +253,8 @@ def test_train_and_export_agree(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(200, 256, (64, SIZE, SIZE)).astype(np.uint8)
     t = np.tile(np.array([[0.2, 0.2, 0.8, 0.8]], np.float32), (64, 1))
-    model = train_net(x, t, epochs=2, seed=0, width=4, batch=16, log=lambda *a, **k: None)
+    model = train_net(x, t, epochs=2, seed=0, width=4, batch=16, log=lambda *a, **k: None,
+                      head=head)
     assert 0.0 < mean_iou(model, x[:8], t[:8]) <= 1.0
     path = export_onnx(model, tmp_path / "box.onnx")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -276,6 +278,25 @@ def test_refine_train_without_torch(monkeypatch: pytest.MonkeyPatch,
     assert err.count("\n") == 1 and "needs torch" in err
 
 
+def test_edges_head() -> None:
+    import torch
+
+    from digitdet.refine_train import build_net
+
+    net = build_net(4, "edges").eval()
+    with torch.no_grad():
+        # any crop: every edge strictly inside the crop (the mean of a distribution over pixels)
+        out = net(torch.zeros(3, 1, SIZE, SIZE))
+        assert out.shape == (3, 4) and bool(((out > 0) & (out < 1)).all())
+        net.x_edges[-1].bias.copy_(torch.tensor([0.0, 0.0]))
+        net.x_edges[-1].weight.zero_()
+        net.y_edges[-1].weight.zero_()
+        out = net(torch.zeros(1, 1, SIZE, SIZE))  # flat logits: each edge at the middle
+    assert torch.allclose(out, torch.full((1, 4), 0.5), atol=1e-6)
+    with pytest.raises(ValueError, match="head must be one of"):
+        build_net(4, "bins")
+
+
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     import torch
 
@@ -283,10 +304,10 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 
     torch.manual_seed(5)  # not train_net's seed 0: its fresh weights would differ
     model = build_net(4).eval()
-    path = save_checkpoint(model, 4, tmp_path / "sub" / "box.pt")
-    width, state = load_checkpoint(path)
-    assert width == 4 and state.keys() == model.state_dict().keys()
-    again = build_net(width).eval()
+    path = save_checkpoint(model, 4, "dense", tmp_path / "sub" / "box.pt")
+    width, head, state = load_checkpoint(path)
+    assert width == 4 and head == "dense" and state.keys() == model.state_dict().keys()
+    again = build_net(width, head).eval()
     again.load_state_dict(state)
     x = torch.randn(3, 1, SIZE, SIZE)
     with torch.no_grad():

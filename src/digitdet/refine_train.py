@@ -63,20 +63,73 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.G
     return np.concatenate(xs), np.concatenate(ts)
 
 
-def build_net(width: int = 16) -> Any:
-    """The refiner CNN: ``(N, 1, 48, 48)`` -> ``(N, 4)`` box edges; convolutions at 48, 24, 12
-    and 6 px (``width`` to ``4 * width`` channels), then two dense layers."""
+HEADS = ("dense", "edges")
+
+
+def build_net(width: int = 16, head: str = "dense") -> Any:
+    """The refiner CNN: ``(N, 1, 48, 48)`` -> ``(N, 4)`` box edges as fractions of the crop.
+
+    ``dense``: convolutions at 48, 24, 12 and 6 px (``width`` to ``4 * width`` channels), then
+    two dense layers. ``edges``: the same convolutions to 12 px, then each edge located as a
+    distribution over the crop's 48 pixel columns (left, right) or rows (top, bottom), from the
+    12-, 24- and 48-px features maxed and averaged across the other axis; the edge is that
+    distribution's mean, so it falls between pixels.
+    """
+    import torch
     from torch import nn
+
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
 
     def block(cin: int, cout: int) -> list[Any]:
         return [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
     w = width
-    return nn.Sequential(*block(1, w), *block(w, w), nn.MaxPool2d(2),
-                         *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
-                         *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2),
-                         *block(4 * w, 4 * w), nn.Flatten(),
-                         nn.Linear(4 * w * (SIZE // 8) ** 2, 128), nn.ReLU(), nn.Linear(128, 4))
+    if head == "dense":
+        return nn.Sequential(*block(1, w), *block(w, w), nn.MaxPool2d(2),
+                             *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
+                             *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2),
+                             *block(4 * w, 4 * w), nn.Flatten(),
+                             nn.Linear(4 * w * (SIZE // 8) ** 2, 128), nn.ReLU(), nn.Linear(128, 4))
+
+    def line(cin: int) -> Any:  # (N, cin, SIZE) -> (N, 2, SIZE): logits of the two edges
+        return nn.Sequential(nn.Conv1d(cin, 2 * w, 5, 1, 2), nn.ReLU(),
+                             nn.Conv1d(2 * w, 2 * w, 5, 1, 2), nn.ReLU(),
+                             nn.Conv1d(2 * w, 2, 5, 1, 2))
+
+    class EdgeNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.s48 = nn.Sequential(*block(1, w), *block(w, w))
+            self.s24 = nn.Sequential(nn.MaxPool2d(2), *block(w, 2 * w), *block(2 * w, 2 * w))
+            self.s12 = nn.Sequential(nn.MaxPool2d(2), *block(2 * w, 4 * w), *block(4 * w, 4 * w),
+                                     *block(4 * w, 4 * w))
+            cin = 2 * (w + 2 * w + 4 * w)
+            self.x_edges, self.y_edges = line(cin), line(cin)
+            self.register_buffer("pos", (torch.arange(SIZE, dtype=torch.float32) + 0.5) / SIZE)
+
+        def profile(self, feats: list[tuple[Any, int]], dim: int) -> Any:
+            """(N, C, SIZE): each feature map maxed and averaged across ``dim``, then enlarged
+            by its factor to SIZE px."""
+            out = []
+            for f, k in feats:
+                p = torch.cat([f.amax(dim), f.mean(dim)], 1)
+                if k > 1:
+                    p = nn.functional.interpolate(p, scale_factor=k, mode="linear",
+                                                  align_corners=False)
+                out.append(p)
+            return torch.cat(out, 1)
+
+        def forward(self, x: Any) -> Any:
+            f48 = self.s48(x)
+            f24 = self.s24(f48)
+            f12 = self.s12(f24)
+            feats = [(f48, 1), (f24, 2), (f12, 4)]
+            ex = self.x_edges(self.profile(feats, 2)).softmax(-1) @ self.pos  # (N, 2): x1, x2
+            ey = self.y_edges(self.profile(feats, 3)).softmax(-1) @ self.pos  # (N, 2): y1, y2
+            return torch.stack([ex[:, 0], ey[:, 0], ex[:, 1], ey[:, 1]], 1)
+
+    return EdgeNet()
 
 
 def iou_pairs(a: Any, b: Any) -> Any:
@@ -93,20 +146,20 @@ def iou_pairs(a: Any, b: Any) -> Any:
 
 def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int = 16,
               batch: int = 256, log: Any = print, init: dict[str, Any] | None = None,
-              lr: float = 3e-3) -> Any:
-    """Train :func:`build_net` on crops ``x (N, SIZE, SIZE) uint8`` and targets ``t (N, 4)``,
-    from the weights ``init`` (a ``state_dict``) when given; one-cycle learning rate peaking at
-    ``lr``; half of each batch inverted (light on dark and dark on light both occur). Returns
-    the model in eval mode."""
+              lr: float = 3e-3, head: str = "dense") -> Any:
+    """Train :func:`build_net` (``width``, ``head``) on crops ``x (N, SIZE, SIZE) uint8`` and
+    targets ``t (N, 4)``, from the weights ``init`` (a ``state_dict``) when given; one-cycle
+    learning rate peaking at ``lr``; half of each batch inverted (light on dark and dark on light
+    both occur). Returns the model in eval mode."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_net(width)
+    model = build_net(width, head)
     if init is not None:
         model.load_state_dict(init)
-    log(f"refiner: width {width}, {sum(p.numel() for p in model.parameters())} parameters"
+    log(f"refiner: {head} head, width {width}, {sum(p.numel() for p in model.parameters())} parameters"
         + (", from a checkpoint" if init is not None else ""))
     steps = max(epochs * (len(x) // batch), 1)
     opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=1e-4)
@@ -145,17 +198,19 @@ def mean_iou(model: Any, x: np.ndarray, t: np.ndarray) -> float:
     return float(iou_pairs(pred, torch.from_numpy(t)).mean())
 
 
-def save_checkpoint(model: Any, width: int, path: Path) -> Path:
-    """Write ``model``'s weights and ``width`` to ``path`` (torch), for :func:`load_checkpoint`."""
+def save_checkpoint(model: Any, width: int, head: str, path: Path) -> Path:
+    """Write ``model``'s weights, ``width`` and ``head`` to ``path`` (torch), for
+    :func:`load_checkpoint`."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"size": SIZE, "width": width, "state_dict": model.state_dict()}, path)
+    torch.save({"size": SIZE, "width": width, "head": head, "state_dict": model.state_dict()},
+               path)
     return path
 
 
-def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
-    """``(width, state_dict)`` from a checkpoint :func:`save_checkpoint` wrote; a file that is
+def load_checkpoint(path: Path) -> tuple[int, str, dict[str, Any]]:
+    """``(width, head, state_dict)`` from a checkpoint :func:`save_checkpoint` wrote; a file that is
     not one raises :class:`UserError`."""
     import pickle
 
@@ -165,10 +220,11 @@ def load_checkpoint(path: Path) -> tuple[int, dict[str, Any]]:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise UserError(f"cannot read refiner checkpoint {path}: {exc}") from None
-    if not isinstance(ck, dict) or ck.get("size") != SIZE or "state_dict" not in ck:
+    if (not isinstance(ck, dict) or ck.get("size") != SIZE or "state_dict" not in ck
+            or ck.get("head") not in HEADS):
         raise UserError(f"{path} is not a {SIZE}-px refiner checkpoint (refine_train writes "
                         "one beside its ONNX)")
-    return int(ck["width"]), ck["state_dict"]
+    return int(ck["width"]), str(ck["head"]), ck["state_dict"]
 
 
 def export_onnx(model: Any, path: Path) -> Path:
@@ -189,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conf", type=float, default=0.01, help="detector confidence for mining")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--width", type=int, default=16, help="channels of the first layer")
+    p.add_argument("--head", default="dense", choices=HEADS,
+                   help="dense layers, or a distribution over pixels for each edge (build_net)")
     p.add_argument("--init", default=None, metavar="PT",
-                   help="fine-tune from this checkpoint (the .pt an earlier run wrote; sets --width)")
+                   help="fine-tune from this checkpoint (the .pt an earlier run wrote; sets "
+                        "--width and --head)")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one cycle)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/refine/refiner.onnx")
@@ -207,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                             ) from None
         from digitdet.detector import DigitDetector
 
-        width, init = (args.width, None) if args.init is None else load_checkpoint(Path(args.init))
+        width, head, init = ((args.width, args.head, None) if args.init is None
+                             else load_checkpoint(Path(args.init)))
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False, refiner=False)
         rng = np.random.default_rng(args.seed)
@@ -222,10 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         n_val = min(5000, len(x) // 10)
         val, tr = held[:n_val], held[n_val:]
         torch.set_num_threads(os.cpu_count() or 1)  # every core (torch may default to fewer)
-        model = train_net(x[tr], t[tr], args.epochs, args.seed, width, init=init, lr=args.lr)
+        model = train_net(x[tr], t[tr], args.epochs, args.seed, width, init=init, lr=args.lr,
+                          head=head)
         print(f"held-out crops ({n_val}): mean IoU {mean_iou(model, x[val], t[val]):.4f}")
         out = export_onnx(model, Path(args.output))
-        print(f"wrote {save_checkpoint(model, width, out.with_suffix('.pt'))}")
+        print(f"wrote {save_checkpoint(model, width, head, out.with_suffix('.pt'))}")
     except UserError as exc:
         print(f"digitdet.refine_train: error: {exc}", file=sys.stderr)
         return 2
