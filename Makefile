@@ -87,8 +87,9 @@ REF ?= runs/refine/refiner.onnx
 refiner: $(STAMP)  ## train the box refiner on REF_DATA (folders) to REF (ARGS=--per 700 --epochs 7 ...)
 	$(PY) -m digitdet.refine_train --data $(REF_DATA) --output $(REF) $(ARGS)
 
-ship-refiner:  ## make REF=refiner.onnx the packaged box refiner
+ship-refiner:  ## make REF=refiner.onnx the packaged box refiner (and its .pt, to fine-tune from with --init)
 	cp $(REF) src/digitdet/weights/digitdet-box.onnx
+	if [ -f $(basename $(REF)).pt ]; then cp $(basename $(REF)).pt src/digitdet/weights/digitdet-box.pt; fi
 
 detect: $(STAMP)  ## detect digits in SOURCE (default: the sample images)
 	$(PY) -m digitdet.detect --source $(SOURCE)
