@@ -84,7 +84,7 @@ ship-recognizer:  ## make REC=recognizer.onnx the packaged second stage
 # the box refiner (digitdet.refine): crops of REF_DATA's train scenes, boxes of the shipped detector
 REF_DATA ?= datasets/digits
 REF ?= runs/refine/refiner.onnx
-refiner: $(STAMP)  ## train the box refiner on REF_DATA (folders) to REF (ARGS=--per 700 --epochs 7 ...)
+refiner: $(STAMP)  ## train the box refiner on REF_DATA (folders) to REF (ARGS=--per 700 --epochs 6 ...)
 	$(PY) -m digitdet.refine_train --data $(REF_DATA) --output $(REF) $(ARGS)
 
 ship-refiner:  ## make REF=refiner.onnx the packaged box refiner (and its .pt, to fine-tune from with --init)

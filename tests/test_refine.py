@@ -303,7 +303,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     from digitdet.refine_train import build_net, load_checkpoint, save_checkpoint, train_net
 
     torch.manual_seed(5)  # not train_net's seed 0: its fresh weights would differ
-    model = build_net(4).eval()
+    model = build_net(4, "dense").eval()
     path = save_checkpoint(model, 4, "dense", tmp_path / "sub" / "box.pt")
     width, head, state = load_checkpoint(path)
     assert width == 4 and head == "dense" and state.keys() == model.state_dict().keys()
@@ -316,7 +316,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     crops = np.full((32, SIZE, SIZE), 255, np.uint8)
     t = np.tile(np.array([[0.2, 0.2, 0.8, 0.8]], np.float32), (32, 1))
     tuned = train_net(crops, t, epochs=1, seed=0, width=4, batch=16, log=lambda *a, **k: None,
-                      init=state, lr=1e-9)
+                      init=state, lr=1e-9, head=head)
     w0, w1 = model.state_dict()["0.weight"], tuned.state_dict()["0.weight"]
     assert torch.allclose(w0, w1, atol=1e-6)
 

@@ -4,6 +4,9 @@ Usage:
     python -m digitdet.refine_train --data datasets/digits-s151 datasets/digits-s152 \\
         --per 700 --epochs 6 --output runs/refine/refiner.onnx
     python -m digitdet.refine_train --data datasets/digits --weights best.onnx ...
+    python -m digitdet.refine_train --data datasets/digits-s159 --init src/digitdet/weights/digitdet-box.pt \
+        --lr 1e-3 --output runs/refine/tuned.onnx     # fine-tune the shipped refiner
+    python -m digitdet.refine_train --head dense ...  # the first refiner's dense layers
 
 Crops come from synthesized scenes' ``train`` split (never a test split): every detector box
 at ``--conf`` that overlaps a digit by IoU >= 0.3, labelled with that digit's box, and every
@@ -66,7 +69,7 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.G
 HEADS = ("dense", "edges")
 
 
-def build_net(width: int = 16, head: str = "dense") -> Any:
+def build_net(width: int = 16, head: str = "edges") -> Any:
     """The refiner CNN: ``(N, 1, 48, 48)`` -> ``(N, 4)`` box edges as fractions of the crop.
 
     ``dense``: convolutions at 48, 24, 12 and 6 px (``width`` to ``4 * width`` channels), then
@@ -146,7 +149,7 @@ def iou_pairs(a: Any, b: Any) -> Any:
 
 def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int = 16,
               batch: int = 256, log: Any = print, init: dict[str, Any] | None = None,
-              lr: float = 3e-3, head: str = "dense") -> Any:
+              lr: float = 3e-3, head: str = "edges") -> Any:
     """Train :func:`build_net` (``width``, ``head``) on crops ``x (N, SIZE, SIZE) uint8`` and
     targets ``t (N, 4)``, from the weights ``init`` (a ``state_dict``) when given; one-cycle
     learning rate peaking at ``lr``; half of each batch inverted (light on dark and dark on light
@@ -245,8 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conf", type=float, default=0.01, help="detector confidence for mining")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--width", type=int, default=16, help="channels of the first layer")
-    p.add_argument("--head", default="dense", choices=HEADS,
-                   help="dense layers, or a distribution over pixels for each edge (build_net)")
+    p.add_argument("--head", default="edges", choices=HEADS,
+                   help="each edge as a distribution over pixels (shipped), or dense layers "
+                        "(the first refiner shipped); build_net")
     p.add_argument("--init", default=None, metavar="PT",
                    help="fine-tune from this checkpoint (the .pt an earlier run wrote; sets "
                         "--width and --head)")
