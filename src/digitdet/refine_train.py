@@ -4,7 +4,7 @@ Usage:
     python -m digitdet.refine_train --data datasets/digits-s151 datasets/digits-s152 \\
         --per 700 --epochs 6 --output runs/refine/refiner.onnx
     python -m digitdet.refine_train --data datasets/digits --weights best.onnx ...
-    python -m digitdet.refine_train --data datasets/digits-s159 --init src/digitdet/weights/digitdet-box.pt \
+    python -m digitdet.refine_train --data datasets/digits-s159 --init src/digitdet/weights/digitdet-box.pt \\
         --lr 1e-3 --output runs/refine/tuned.onnx     # fine-tune the shipped refiner
     python -m digitdet.refine_train --head dense ...  # the first refiner's dense layers
 
