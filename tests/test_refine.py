@@ -243,6 +243,34 @@ def test_mine_crops(tmp_path: Path, det: list[list[float]], n_det: int) -> None:
     assert 0.15 < t[-1, 0] < 0.35 and 0.65 < t[-1, 2] < 0.85
 
 
+@pytest.mark.parametrize("skip, per, n_crops", [
+    (0, 3, 1 + 2 + 3),  # all three scenes (1, 2 and 3 digits)
+    (1, 1, 2),          # the second scene only
+    (2, 5, 3),          # the last one: per runs past the end
+    (3, 2, 0),          # every scene passed over: no crops
+])
+def test_mine_crops_skip(tmp_path: Path, skip: int, per: int, n_crops: int) -> None:
+    import json
+
+    from digitdet.labels import yolo_lines
+    from digitdet.refine_train import mine_crops
+
+    root = tmp_path / "d"
+    for sub in ("images/train", "labels/train", "train"):
+        (root / sub).mkdir(parents=True)
+    recs = []
+    for k in range(3):  # scene k holds k + 1 digits
+        cv2.imwrite(str(root / "images" / "train" / f"{k}.png"), np.full((100, 100, 3), 255, np.uint8))
+        boxes = np.array([[10 + 25 * i, 10, 30 + 25 * i, 40] for i in range(k + 1)], np.float32)
+        (root / "labels" / "train" / f"{k}.txt").write_text(
+            "\n".join(yolo_lines(boxes, np.full(k + 1, 3), 100, 100)) + "\n")
+        recs.append(json.dumps({"image": f"images/train/{k}.png", "width": 100, "height": 100,
+                                "numbers": []}))
+    (root / "train" / "numbers.jsonl").write_text("\n".join(recs) + "\n")
+    x, t = mine_crops(FixedDetector([]), root, "train", per, np.random.default_rng(0), skip)
+    assert x.shape == (n_crops, SIZE, SIZE) and t.shape == (n_crops, 4)
+
+
 @pytest.mark.parametrize("head", ["dense", "edges"])
 def test_train_and_export_agree(tmp_path: Path, head: str) -> None:
     import onnxruntime as ort
@@ -349,6 +377,7 @@ def test_checkpoint_of_another_kind(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv, message", [
     (["--init", "missing.pt"], "cannot read refiner checkpoint"),  # checked before mining
     (["--lr", "0"], "--lr must be positive"),
+    (["--skip", "-1"], "--skip must be at least 0"),
 ])
 def test_refine_train_bad_arguments(argv: list[str], message: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,8 +4,9 @@ Usage:
     python -m digitdet.refine_train --data datasets/digits-s151 datasets/digits-s152 \\
         --per 700 --epochs 6 --output runs/refine/refiner.onnx
     python -m digitdet.refine_train --data datasets/digits --weights best.onnx ...
-    python -m digitdet.refine_train --data datasets/digits-s159 --init src/digitdet/weights/digitdet-box.pt \\
-        --lr 1e-3 --output runs/refine/tuned.onnx     # fine-tune the shipped refiner
+    python -m digitdet.refine_train --data datasets/digits-s151 --skip 700 --per 800 \\
+        --init src/digitdet/weights/digitdet-box.pt --lr 1e-3 \\
+        --output runs/refine/tuned.onnx     # fine-tune the shipped refiner on scenes it never saw
     python -m digitdet.refine_train --head dense ...  # the first refiner's dense layers
 
 Crops come from synthesized scenes' ``train`` split (never a test split): every detector box
@@ -38,13 +39,14 @@ JITTER = 0.06  # spread of each edge of a ground-truth box, a share of its longe
 
 
 def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.Generator,
-               ) -> tuple[np.ndarray, np.ndarray]:
+               skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Crops ``(N, SIZE, SIZE) uint8`` and targets ``(N, 4) float32`` (the digit's box as
-    fractions of the crop, :func:`~digitdet.refine.to_crop`) from the first ``per`` scenes of
-    ``root``'s ``split`` (see the module docstring)."""
+    fractions of the crop, :func:`~digitdet.refine.to_crop`) from ``per`` scenes of ``root``'s
+    ``split``, after its first ``skip`` (see the module docstring)."""
     xs: list[np.ndarray] = []
     ts: list[np.ndarray] = []
-    for img, gt_box, _ in read_scenes(root, split, split_records(root, split, per)):
+    records = split_records(root, split, skip + per)[skip:]
+    for img, gt_box, _ in read_scenes(root, split, records):
         if not len(gt_box):
             continue
         det = detector.predict(img).detections.xyxy
@@ -244,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", nargs="+", required=True, help="synthesized dataset folders")
     p.add_argument("--split", default="train", choices=["train", "val"])
     p.add_argument("--per", type=int, default=400, help="scenes per dataset")
+    p.add_argument("--skip", type=int, default=0,
+                   help="scenes of each dataset to pass over first (fresh ones for --init)")
     p.add_argument("--weights", default=None, help="the detector (default: the shipped one)")
     p.add_argument("--conf", type=float, default=0.01, help="detector confidence for mining")
     p.add_argument("--epochs", type=int, default=6)
@@ -261,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if min(args.per, args.epochs, args.width) < 1:
             raise UserError("--per, --epochs and --width must be at least 1")
+        if args.skip < 0:
+            raise UserError(f"--skip must be at least 0, got {args.skip}")
         if not args.lr > 0:
             raise UserError(f"--lr must be positive, got {args.lr}")
         try:  # checked before minutes of mining crops
@@ -276,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False, refiner=False)
         rng = np.random.default_rng(args.seed)
         t0 = time.time()
-        mined = [mine_crops(detector, Path(d), args.split, args.per, rng) for d in args.data]
+        mined = [mine_crops(detector, Path(d), args.split, args.per, rng, args.skip) for d in args.data]
         x = np.concatenate([a for a, _ in mined])
         t = np.concatenate([b for _, b in mined])
         if len(x) < 1000:
