@@ -333,8 +333,8 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(5)  # not train_net's seed 0: its fresh weights would differ
     model = build_net(4, "dense").eval()
     path = save_checkpoint(model, 4, "dense", tmp_path / "sub" / "box.pt")
-    width, head, state = load_checkpoint(path)
-    assert width == 4 and head == "dense" and state.keys() == model.state_dict().keys()
+    width, head, size, state = load_checkpoint(path)
+    assert (width, head, size) == (4, "dense", SIZE) and state.keys() == model.state_dict().keys()
     again = build_net(width, head).eval()
     again.load_state_dict(state)
     x = torch.randn(3, 1, SIZE, SIZE)
@@ -370,14 +370,63 @@ def test_checkpoint_of_another_kind(tmp_path: Path) -> None:
     from digitdet.refine_train import load_checkpoint
 
     torch.save({"weight": torch.zeros(2)}, tmp_path / "other.pt")
-    with pytest.raises(UserError, match="not a 48-px refiner checkpoint"):
+    with pytest.raises(UserError, match="not a refiner checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_edges_checkpoint_at_another_size(tmp_path: Path) -> None:
+    import torch
+
+    from digitdet.refine_train import build_net, load_checkpoint, resized_state, save_checkpoint, train_net
+
+    torch.manual_seed(5)
+    model = build_net(4, "edges").eval()
+    path = save_checkpoint(model, 4, "edges", tmp_path / "box.pt")
+    width, head, size, state = load_checkpoint(path)
+    state = resized_state(state, head, size, 64)
+    assert "pos" not in state
+    # fine-tuned at 64 px from the 48-px weights (a tiny rate: they stay as they were)
+    crops = np.full((32, 64, 64), 255, np.uint8)
+    t = np.tile(np.array([[0.2, 0.2, 0.8, 0.8]], np.float32), (32, 1))
+    tuned = train_net(crops, t, epochs=1, seed=0, width=4, batch=16, log=lambda *a, **k: None,
+                      init=state, lr=1e-9, head=head)
+    assert tuned.pos.shape == (64,)
+    w0, w1 = model.state_dict()["s48.0.weight"], tuned.state_dict()["s48.0.weight"]
+    assert torch.allclose(w0, w1, atol=1e-6)
+    with torch.no_grad():
+        out = tuned(torch.zeros(2, 1, 64, 64))
+    assert out.shape == (2, 4)
+    # a 64-px checkpoint says so
+    path64 = save_checkpoint(tuned, 4, "edges", tmp_path / "box64.pt", 64)
+    assert load_checkpoint(path64)[2] == 64
+
+
+@pytest.mark.parametrize("size", [48, 64])
+def test_refiner_reads_its_crop_side(tmp_path: Path, size: int) -> None:
+    torch = pytest.importorskip("torch")
+    from digitdet.refine_train import build_net, export_onnx
+
+    torch.manual_seed(0)
+    path = export_onnx(build_net(4, "edges", size).eval(), tmp_path / "r.onnx", size)
+    r = Refiner(path)
+    assert r.size == size
+    img = np.full((100, 120, 3), 255, np.uint8)
+    assert r(img, np.array([[10, 10, 30, 40]], np.float32)).shape == (1, 4)
+
+
+def test_dense_checkpoint_keeps_its_size() -> None:
+    from digitdet.refine_train import resized_state
+
+    assert resized_state({"a": 1}, "dense", 48, 48) == {"a": 1}  # same size: as it was
+    with pytest.raises(UserError, match="fits 48-px crops only"):
+        resized_state({"a": 1}, "dense", 48, 64)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--init", "missing.pt"], "cannot read refiner checkpoint"),  # checked before mining
     (["--lr", "0"], "--lr must be positive"),
     (["--skip", "-1"], "--skip must be at least 0"),
+    (["--size", "50"], "--size must be a positive multiple of 8"),
 ])
 def test_refine_train_bad_arguments(argv: list[str], message: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:

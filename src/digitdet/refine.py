@@ -2,8 +2,9 @@
 
 The detector's boxes come from a 480-px view of the image, where a 20-px digit is 15 px and a
 pixel is a twentieth of it; the refiner looks again at each box from the full-resolution image,
-as a ``48 x 48`` gray square around it (:data:`MARGIN` times its longer side, so a box cut short
-still shows the whole digit), and gives the digit's box as fractions of that square. Trained
+as a gray square around it (``48 x 48`` or the side its ONNX input names; :data:`MARGIN` times
+its longer side, so a box cut short still shows the whole digit), and gives the digit's box as
+fractions of that square. Trained
 with ``python -m digitdet.refine_train`` on the detector's own boxes of synthesized scenes,
 each labelled with the digit it overlaps most.
 """
@@ -21,7 +22,7 @@ from digitdet import recognize
 from digitdet.backends import crop_model_session
 from digitdet.letterbox import block_average
 
-SIZE = 48  # refiner input side, pixels
+SIZE = 48  # refiner input side, pixels (the default; a model's ONNX input gives its own)
 MARGIN = 1.6  # crop side = MARGIN x the box's longer side + 2 px, centred on the box
 
 
@@ -33,13 +34,14 @@ def crop_geometry(xyxy: np.ndarray) -> np.ndarray:
     return np.stack([(b[:, 0] + b[:, 2] - side) / 2, (b[:, 1] + b[:, 3] - side) / 2, side], 1)
 
 
-def crop_square(image: np.ndarray, left: float, top: float, side: float) -> np.ndarray:
-    """The ``(SIZE, SIZE) uint8`` gray square ``[left, left + side) x [top, top + side)`` of
+def crop_square(image: np.ndarray, left: float, top: float, side: float, size: int = SIZE,
+                ) -> np.ndarray:
+    """The ``(size, size) uint8`` gray square ``[left, left + side) x [top, top + side)`` of
     ``image`` (``(H, W)`` gray or ``(H, W, 3)`` BGR; only the square is converted), sampled
-    bilinearly, edges replicated past the image; a square more than twice ``SIZE`` is first
-    averaged in whole ``k x k`` blocks (``k = side // SIZE``) so thin strokes are not skipped."""
+    bilinearly, edges replicated past the image; a square more than twice ``size`` is first
+    averaged in whole ``k x k`` blocks (``k = side // size``) so thin strokes are not skipped."""
     h, w = image.shape[:2]
-    k = int(side // SIZE) if side > 2 * SIZE else 1
+    k = int(side // size) if side > 2 * size else 1
     x0, y0 = math.floor(left) - k, math.floor(top) - k
     x1, y1 = math.ceil(left + side) + k + 1, math.ceil(top + side) + k + 1
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
@@ -51,20 +53,21 @@ def crop_square(image: np.ndarray, left: float, top: float, side: float) -> np.n
         patch = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
     if k > 1:
         patch = block_average(patch, k)
-    s = SIZE / side
+    s = size / side
     # crop pixel u looks at image x = cx0 + k * xs (xs: patch pixel), u = (x - left) * s
     m = np.array([[s * k, 0, (cx0 - left) * s], [0, s * k, (cy0 - top) * s]], np.float32)
-    return cv2.warpAffine(patch, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
+    return cv2.warpAffine(patch, m, (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def crop_boxes(image: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Crops ``(N, SIZE, SIZE) uint8`` of ``image`` around boxes ``xyxy (N, 4)`` and their
+def crop_boxes(image: np.ndarray, xyxy: np.ndarray, size: int = SIZE,
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Crops ``(N, size, size) uint8`` of ``image`` around boxes ``xyxy (N, 4)`` and their
     :func:`crop_geometry` ``(N, 3) float32``."""
     geom = crop_geometry(xyxy)
-    crops = np.empty((len(geom), SIZE, SIZE), np.uint8)
+    crops = np.empty((len(geom), size, size), np.uint8)
     for i, (left, top, side) in enumerate(geom):
-        crops[i] = crop_square(image, float(left), float(top), float(side))
+        crops[i] = crop_square(image, float(left), float(top), float(side), size)
     return crops, geom
 
 
@@ -83,20 +86,24 @@ def from_crop(frac: np.ndarray, geom: np.ndarray) -> np.ndarray:
 
 
 def standardize(crops: np.ndarray) -> np.ndarray:
-    """``(N, SIZE, SIZE) uint8`` -> ``(N, 1, SIZE, SIZE) float32``: the recognizer's
+    """``(N, S, S) uint8`` -> ``(N, 1, S, S) float32``: the recognizer's
     :func:`~digitdet.recognize.standardize` with the population spread (``ddof=0``), as the
     shipped refiner was trained."""
     return recognize.standardize(crops, ddof=0)
 
 
 class Refiner:
-    """The refiner's ONNX model on ONNX Runtime: ``crops (N, 1, 48, 48) float32`` standardized
-    (:func:`standardize`) in; ``boxes (N, 4) float32`` out: x1, y1, x2, y2 as fractions of each
-    crop's side from its top-left corner (:func:`from_crop`)."""
+    """The refiner's ONNX model on ONNX Runtime: ``crops (N, 1, S, S) float32`` standardized
+    (:func:`standardize`; ``S`` = :attr:`size`, from the model's input, 48 when it names none)
+    in; ``boxes (N, 4) float32`` out: x1, y1, x2, y2 as fractions of each crop's side from its
+    top-left corner (:func:`from_crop`)."""
 
     def __init__(self, path: Path) -> None:
         self.session = crop_model_session(path, "refiner")
-        self.input_name = self.session.get_inputs()[0].name
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        side = inp.shape[-1] if len(inp.shape) == 4 else None
+        self.size = side if isinstance(side, int) and side > 0 else SIZE
         self.path = path
 
     def __call__(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
@@ -104,7 +111,7 @@ class Refiner:
         float32`` image pixels, clipped to the image; a box it makes empty stays as it was."""
         if not len(xyxy):
             return np.zeros((0, 4), np.float32)
-        crops, geom = crop_boxes(image, xyxy)
+        crops, geom = crop_boxes(image, xyxy, self.size)
         out = from_crop(self.session.run(None, {self.input_name: standardize(crops)})[0], geom)
         h, w = image.shape[:2]
         out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)

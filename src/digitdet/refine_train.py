@@ -39,8 +39,8 @@ JITTER = 0.06  # spread of each edge of a ground-truth box, a share of its longe
 
 
 def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.Generator,
-               skip: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Crops ``(N, SIZE, SIZE) uint8`` and targets ``(N, 4) float32`` (the digit's box as
+               skip: int = 0, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Crops ``(N, size, size) uint8`` and targets ``(N, 4) float32`` (the digit's box as
     fractions of the crop, :func:`~digitdet.refine.to_crop`) from ``per`` scenes of ``root``'s
     ``split``, after its first ``skip`` (see the module docstring)."""
     xs: list[np.ndarray] = []
@@ -60,31 +60,35 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.G
         boxes.append(gt_box + (rng.normal(0, JITTER, gt_box.shape) * side).astype(np.float32))
         targets.append(gt_box)
         b = np.concatenate(boxes)
-        crops, geom = crop_boxes(img, b)
+        crops, geom = crop_boxes(img, b, size)
         xs.append(crops)
         ts.append(to_crop(np.concatenate(targets), geom))
     if not xs:
-        return np.zeros((0, SIZE, SIZE), np.uint8), np.zeros((0, 4), np.float32)
+        return np.zeros((0, size, size), np.uint8), np.zeros((0, 4), np.float32)
     return np.concatenate(xs), np.concatenate(ts)
 
 
 HEADS = ("dense", "edges")
 
 
-def build_net(width: int = 16, head: str = "edges") -> Any:
-    """The refiner CNN: ``(N, 1, 48, 48)`` -> ``(N, 4)`` box edges as fractions of the crop.
+def build_net(width: int = 16, head: str = "edges", size: int = SIZE) -> Any:
+    """The refiner CNN: ``(N, 1, size, size)`` -> ``(N, 4)`` box edges as fractions of the crop
+    (``size`` a multiple of 8; 48 shipped).
 
-    ``dense``: convolutions at 48, 24, 12 and 6 px (``width`` to ``4 * width`` channels), then
-    two dense layers. ``edges``: the same convolutions to 12 px, then each edge located as a
-    distribution over the crop's 48 pixel columns (left, right) or rows (top, bottom), from the
-    12-, 24- and 48-px features maxed and averaged across the other axis; the edge is that
-    distribution's mean, so it falls between pixels.
+    ``dense``: convolutions at ``size``, 1/2, 1/4 and 1/8 of it (48, 24, 12 and 6 px;
+    ``width`` to ``4 * width`` channels), then two dense layers. ``edges``: the same
+    convolutions to a quarter of ``size``, then each edge located as a distribution over the
+    crop's pixel columns (left, right) or rows (top, bottom), from the features at each scale
+    maxed and averaged across the other axis; the edge is that distribution's mean, so it falls
+    between pixels. Its weights fit any ``size`` (only the buffer ``pos`` depends on it).
     """
     import torch
     from torch import nn
 
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    if size < 8 or size % 8:
+        raise ValueError(f"size must be a positive multiple of 8, got {size}")
 
     def block(cin: int, cout: int) -> list[Any]:
         return [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
@@ -95,9 +99,9 @@ def build_net(width: int = 16, head: str = "edges") -> Any:
                              *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
                              *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2),
                              *block(4 * w, 4 * w), nn.Flatten(),
-                             nn.Linear(4 * w * (SIZE // 8) ** 2, 128), nn.ReLU(), nn.Linear(128, 4))
+                             nn.Linear(4 * w * (size // 8) ** 2, 128), nn.ReLU(), nn.Linear(128, 4))
 
-    def line(cin: int) -> Any:  # (N, cin, SIZE) -> (N, 2, SIZE): logits of the two edges
+    def line(cin: int) -> Any:  # (N, cin, size) -> (N, 2, size): logits of the two edges
         return nn.Sequential(nn.Conv1d(cin, 2 * w, 5, 1, 2), nn.ReLU(),
                              nn.Conv1d(2 * w, 2 * w, 5, 1, 2), nn.ReLU(),
                              nn.Conv1d(2 * w, 2, 5, 1, 2))
@@ -111,11 +115,11 @@ def build_net(width: int = 16, head: str = "edges") -> Any:
                                      *block(4 * w, 4 * w))
             cin = 2 * (w + 2 * w + 4 * w)
             self.x_edges, self.y_edges = line(cin), line(cin)
-            self.register_buffer("pos", (torch.arange(SIZE, dtype=torch.float32) + 0.5) / SIZE)
+            self.register_buffer("pos", (torch.arange(size, dtype=torch.float32) + 0.5) / size)
 
         def profile(self, feats: list[tuple[Any, int]], dim: int) -> Any:
-            """(N, C, SIZE): each feature map maxed and averaged across ``dim``, then enlarged
-            by its factor to SIZE px."""
+            """(N, C, size): each feature map maxed and averaged across ``dim``, then enlarged
+            by its factor to size px."""
             out = []
             for f, k in feats:
                 p = torch.cat([f.amax(dim), f.mean(dim)], 1)
@@ -152,7 +156,7 @@ def iou_pairs(a: Any, b: Any) -> Any:
 def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int = 16,
               batch: int = 256, log: Any = print, init: dict[str, Any] | None = None,
               lr: float = 3e-3, head: str = "edges") -> Any:
-    """Train :func:`build_net` (``width``, ``head``) on crops ``x (N, SIZE, SIZE) uint8`` and
+    """Train :func:`build_net` (``width``, ``head``) on crops ``x (N, S, S) uint8`` and
     targets ``t (N, 4)``, from the weights ``init`` (a ``state_dict``) when given; one-cycle
     learning rate peaking at ``lr``; half of each batch inverted (light on dark and dark on light
     both occur). Returns the model in eval mode."""
@@ -161,10 +165,12 @@ def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int =
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_net(width, head)
-    if init is not None:
-        model.load_state_dict(init)
-    log(f"refiner: {head} head, width {width}, {sum(p.numel() for p in model.parameters())} parameters"
+    model = build_net(width, head, x.shape[-1])
+    if init is not None:  # an edges state for another size comes without "pos" (resized_state)
+        model.load_state_dict({"pos": model.state_dict()["pos"], **init} if head == "edges"
+                              else init)
+    log(f"refiner: {head} head, width {width}, {x.shape[-1]}-px crops, "
+        f"{sum(p.numel() for p in model.parameters())} parameters"
         + (", from a checkpoint" if init is not None else ""))
     steps = max(epochs * (len(x) // batch), 1)
     opt = torch.optim.AdamW(model.parameters(), lr, weight_decay=1e-4)
@@ -203,20 +209,20 @@ def mean_iou(model: Any, x: np.ndarray, t: np.ndarray) -> float:
     return float(iou_pairs(pred, torch.from_numpy(t)).mean())
 
 
-def save_checkpoint(model: Any, width: int, head: str, path: Path) -> Path:
-    """Write ``model``'s weights, ``width`` and ``head`` to ``path`` (torch), for
+def save_checkpoint(model: Any, width: int, head: str, path: Path, size: int = SIZE) -> Path:
+    """Write ``model``'s weights, ``width``, ``head`` and input ``size`` to ``path`` (torch), for
     :func:`load_checkpoint`."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"size": SIZE, "width": width, "head": head, "state_dict": model.state_dict()},
+    torch.save({"size": size, "width": width, "head": head, "state_dict": model.state_dict()},
                path)
     return path
 
 
-def load_checkpoint(path: Path) -> tuple[int, str, dict[str, Any]]:
-    """``(width, head, state_dict)`` from a checkpoint :func:`save_checkpoint` wrote; a file that is
-    not one raises :class:`UserError`."""
+def load_checkpoint(path: Path) -> tuple[int, str, int, dict[str, Any]]:
+    """``(width, head, size, state_dict)`` from a checkpoint :func:`save_checkpoint` wrote; a
+    file that is not one raises :class:`UserError`."""
     import pickle
 
     import torch
@@ -225,19 +231,30 @@ def load_checkpoint(path: Path) -> tuple[int, str, dict[str, Any]]:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise UserError(f"cannot read refiner checkpoint {path}: {exc}") from None
-    if (not isinstance(ck, dict) or ck.get("size") != SIZE or "state_dict" not in ck
-            or ck.get("head") not in HEADS):
-        raise UserError(f"{path} is not a {SIZE}-px refiner checkpoint (refine_train writes "
-                        "one beside its ONNX)")
-    return int(ck["width"]), str(ck["head"]), ck["state_dict"]
+    if (not isinstance(ck, dict) or not isinstance(ck.get("size"), int) or ck["size"] < 8
+            or ck["size"] % 8 or "state_dict" not in ck or ck.get("head") not in HEADS):
+        raise UserError(f"{path} is not a refiner checkpoint (refine_train writes one beside "
+                        "its ONNX)")
+    return int(ck["width"]), str(ck["head"]), int(ck["size"]), ck["state_dict"]
 
 
-def export_onnx(model: Any, path: Path) -> Path:
-    """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, 48, 48)``, output
+def resized_state(state: dict[str, Any], head: str, size: int, new_size: int) -> dict[str, Any]:
+    """A checkpoint's ``state`` for a net of input side ``new_size`` instead of ``size``: the
+    edges head's weights as they are, without its position buffer (the new net has its own);
+    the dense head's weights fit one size only (:class:`UserError`)."""
+    if new_size == size:
+        return state
+    if head != "edges":
+        raise UserError(f"a {head}-head checkpoint fits {size}-px crops only, not --size {new_size}")
+    return {k: v for k, v in state.items() if k != "pos"}
+
+
+def export_onnx(model: Any, path: Path, size: int = SIZE) -> Path:
+    """Write ``model`` as ONNX with a dynamic batch: input ``crops (N, 1, size, size)``, output
     ``boxes (N, 4)``."""
     from digitdet import recognize_train
 
-    return recognize_train.export_onnx(model, path, SIZE, "boxes")
+    return recognize_train.export_onnx(model, path, size, "boxes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(the first refiner shipped); build_net")
     p.add_argument("--init", default=None, metavar="PT",
                    help="fine-tune from this checkpoint (the .pt an earlier run wrote; sets "
-                        "--width and --head)")
+                        "--width, --head and, unless given, --size)")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"crop side, a multiple of 8 (default {SIZE}, or --init's); an edges "
+                        "checkpoint fine-tunes at another size")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one cycle)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/refine/refiner.onnx")
@@ -265,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if min(args.per, args.epochs, args.width) < 1:
             raise UserError("--per, --epochs and --width must be at least 1")
+        if args.size is not None and (args.size < 8 or args.size % 8):
+            raise UserError(f"--size must be a positive multiple of 8, got {args.size}")
         if args.skip < 0:
             raise UserError(f"--skip must be at least 0, got {args.skip}")
         if not args.lr > 0:
@@ -276,13 +298,17 @@ def main(argv: list[str] | None = None) -> int:
                             ) from None
         from digitdet.detector import DigitDetector
 
-        width, head, init = ((args.width, args.head, None) if args.init is None
-                             else load_checkpoint(Path(args.init)))
+        if args.init is None:
+            width, head, size, init = args.width, args.head, args.size or SIZE, None
+        else:
+            width, head, size0, init = load_checkpoint(Path(args.init))
+            size = args.size or size0
+            init = resized_state(init, head, size0, size)
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False, refiner=False)
         rng = np.random.default_rng(args.seed)
         t0 = time.time()
-        mined = [mine_crops(detector, Path(d), args.split, args.per, rng, args.skip) for d in args.data]
+        mined = [mine_crops(detector, Path(d), args.split, args.per, rng, args.skip, size) for d in args.data]
         x = np.concatenate([a for a, _ in mined])
         t = np.concatenate([b for _, b in mined])
         if len(x) < 1000:
@@ -295,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         model = train_net(x[tr], t[tr], args.epochs, args.seed, width, init=init, lr=args.lr,
                           head=head)
         print(f"held-out crops ({n_val}): mean IoU {mean_iou(model, x[val], t[val]):.4f}")
-        out = export_onnx(model, Path(args.output))
-        print(f"wrote {save_checkpoint(model, width, head, out.with_suffix('.pt'))}")
+        out = export_onnx(model, Path(args.output), size)
+        print(f"wrote {save_checkpoint(model, width, head, out.with_suffix('.pt'), size)}")
     except UserError as exc:
         print(f"digitdet.refine_train: error: {exc}", file=sys.stderr)
         return 2
