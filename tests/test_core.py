@@ -206,20 +206,6 @@ def test_detections_validation_and_indexing() -> None:
         Detections(np.zeros((2, 4)), np.zeros(3), np.zeros(2))
 
 
-def test_detections_carry_the_detector_boxes() -> None:
-    xy = np.array([[0, 0, 1, 1], [2, 2, 3, 3]])
-    det = Detections(xy + 0.5, np.array([0.9, 0.4]), np.array([3, 8]), xy)
-    assert det.detector_xyxy is not None and det.detector_xyxy.dtype == np.float32
-    # indexing keeps them beside their refined boxes
-    sub = det[det.confidence < 0.5]
-    assert sub.detector_xyxy is not None and sub.detector_xyxy.tolist() == [[2, 2, 3, 3]]
-    # merged: kept when every part has them, dropped when one has none
-    assert Detections.merge([det, det[0]]).detector_xyxy.shape == (3, 4)  # type: ignore[union-attr]
-    assert Detections.merge([det, Detections.empty()]).detector_xyxy is None
-    with pytest.raises(ValueError, match=r"detector_xyxy must have shape \(2, 4\), got \(1, 4\)"):
-        Detections(xy, np.zeros(2), np.zeros(2), xy[:1])
-
-
 @pytest.mark.parametrize("img, shape", [
     (np.zeros((20, 30), np.uint8), (20, 30, 3)),           # grayscale
     (np.zeros((20, 30, 1), np.uint8), (20, 30, 3)),        # grayscale with channel axis

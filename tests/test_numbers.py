@@ -91,20 +91,3 @@ def test_duplicates_are_read_once(name: str, boxes: list, texts: list[str]) -> N
     b = np.array(boxes, np.float32)
     det = Detections(b[:, :4], b[:, 5], b[:, 4].astype(np.int64))
     assert sorted(n.text for n in read_numbers(det)) == texts  # nested boxes have no reading order
-
-
-@pytest.mark.parametrize("refined, detector, texts", [
-    # an italic "77" boxed tight by the refiner: IoU 0.25 would read one 7 boxed twice, but the
-    # detector's boxes (IoU 0) tell two digits
-    ([(10, 10, 40, 50), (28, 10, 58, 50)], [(8, 10, 38, 50), (38, 10, 68, 50)], ["77"]),
-    # the converse: the detector boxed one 7 twice (IoU 0.33), refined apart: still one 7
-    ([(10, 10, 34, 50), (30, 10, 54, 50)], [(10, 10, 34, 50), (22, 10, 46, 50)], ["7"]),
-    # no detector boxes: the refined ones decide (IoU 0.25: one 7)
-    ([(10, 10, 40, 50), (28, 10, 58, 50)], None, ["7"]),
-])
-def test_duplicates_judged_on_the_detector_boxes(refined: list, detector: list | None,
-                                                 texts: list[str]) -> None:
-    raw = None if detector is None else np.array(detector, np.float32)
-    det = Detections(np.array(refined, np.float32), np.array([0.9, 0.8], np.float32),
-                     np.array([7, 7]), raw)
-    assert [n.text for n in read_numbers(det)] == texts

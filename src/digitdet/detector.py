@@ -170,7 +170,7 @@ class DigitDetector:
                 keep &= np.isin(det.class_id, self.classes)
             det = det[keep]
         if self.refiner and len(det):
-            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id, det.xyxy)
+            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
         numbers = read_numbers(det)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]

@@ -24,9 +24,7 @@ DUPLICATE_IOU = 0.7  # boxes of different classes on the same digit: keep the mo
 SAME_CLASS_IOU = 0.2
 # share of a box inside a more confident one above which it is a piece of that digit; a slanted
 # 1 boxed to its ink lies up to ~0.7 inside its neighbour's (0.6 dropped three 1s of the italic
-# dkg font once the refiner tightened the boxes; docs/training-log.md, "Box refiner"). These
-# tests look at the detector's boxes where a refiner redrew them (Detections.detector_xyxy):
-# without the refiner 0.7 and 0.6 read the same.
+# dkg font once the refiner tightened the boxes; docs/training-log.md, "Box refiner")
 CONTAINED = 0.7
 
 
@@ -65,12 +63,9 @@ def _dedupe(det: Detections) -> np.ndarray:
     """Indices ``(K,) int64`` of detections to read: a box is dropped when a more confident one
     overlaps it by IoU >= ``DUPLICATE_IOU`` (another class on the same digit), by IoU >=
     ``SAME_CLASS_IOU`` with the same class (the digit boxed twice), or holds at least
-    ``CONTAINED`` of its area (a piece of that digit, e.g. the top of a 2 read as a 7). Boxes
-    a refiner redrew are compared as the detector drew them (``detector_xyxy``): the thresholds
-    were set on those, and tight boxes of slanted digits overlap more."""
-    xyxy = det.xyxy if det.detector_xyxy is None else det.detector_xyxy
-    inter = box_intersection(xyxy, xyxy)  # (N, N)
-    area = box_area(xyxy)
+    ``CONTAINED`` of its area (a piece of that digit, e.g. the top of a 2 read as a 7)."""
+    inter = box_intersection(det.xyxy, det.xyxy)  # (N, N)
+    area = box_area(det.xyxy)
     iou = iou_from_parts(inter, area, area)
     inside = inter / np.maximum(area[:, None], 1e-9)  # [i, j]: share of box i inside box j
     same = det.class_id[:, None] == det.class_id[None]

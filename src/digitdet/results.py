@@ -12,15 +12,12 @@ class Detections:
     """Digits found in one image.
 
     ``xyxy (N, 4) float32`` boxes in original-image pixels, ``confidence (N,) float32``,
-    ``class_id (N,) int64`` (the digit); ``detector_xyxy (N, 4) float32`` or None: the
-    detector's own boxes where a box refiner redrew ``xyxy`` (:mod:`digitdet.numbers` tells a
-    digit boxed twice by them). Shapes are checked on construction.
+    ``class_id (N,) int64`` (the digit). Shapes are checked on construction.
     """
 
     xyxy: np.ndarray
     confidence: np.ndarray
     class_id: np.ndarray
-    detector_xyxy: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, np.float32)
@@ -33,11 +30,6 @@ class Detections:
             raise ValueError(f"confidence must have shape ({n},), got {conf.shape}")
         if cls.shape != (n,):
             raise ValueError(f"class_id must have shape ({n},), got {cls.shape}")
-        if self.detector_xyxy is not None:
-            raw = np.asarray(self.detector_xyxy, np.float32)
-            if raw.shape != (n, 4):
-                raise ValueError(f"detector_xyxy must have shape ({n}, 4), got {raw.shape}")
-            object.__setattr__(self, "detector_xyxy", raw)
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "confidence", conf)
         object.__setattr__(self, "class_id", cls)
@@ -49,14 +41,11 @@ class Detections:
 
     @classmethod
     def merge(cls, parts: list[Detections]) -> Detections:
-        """All detections of ``parts`` in one, in order (``detector_xyxy`` only when every part
-        has it)."""
+        """All detections of ``parts`` in one, in order."""
         if not parts:
             return cls.empty()
-        raws = [d.detector_xyxy for d in parts if d.detector_xyxy is not None]
         return cls(np.concatenate([d.xyxy for d in parts]), np.concatenate([d.confidence for d in parts]),
-                   np.concatenate([d.class_id for d in parts]),
-                   np.concatenate(raws) if len(raws) == len(parts) else None)
+                   np.concatenate([d.class_id for d in parts]))
 
     def __len__(self) -> int:
         return len(self.xyxy)
@@ -65,8 +54,7 @@ class Detections:
         """Select by boolean mask, index array, slice or a single index."""
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
-        raw = None if self.detector_xyxy is None else self.detector_xyxy[index]
-        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index], raw)
+        return Detections(self.xyxy[index], self.confidence[index], self.class_id[index])
 
 
 @dataclass(frozen=True)
