@@ -71,6 +71,11 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, rng: np.random.G
 HEADS = ("dense", "edges")
 
 
+def is_crop_side(size: object) -> bool:
+    """Whether ``size`` can be a refiner's crop side: a positive multiple of 8 (three halvings)."""
+    return isinstance(size, int) and size >= 8 and size % 8 == 0
+
+
 def build_net(width: int = 16, head: str = "edges", size: int = SIZE) -> Any:
     """The refiner CNN: ``(N, 1, size, size)`` -> ``(N, 4)`` box edges as fractions of the crop
     (``size`` a multiple of 8; 48 shipped).
@@ -80,14 +85,14 @@ def build_net(width: int = 16, head: str = "edges", size: int = SIZE) -> Any:
     convolutions to a quarter of ``size``, then each edge located as a distribution over the
     crop's pixel columns (left, right) or rows (top, bottom), from the features at each scale
     maxed and averaged across the other axis; the edge is that distribution's mean, so it falls
-    between pixels. Its weights fit any ``size`` (only the buffer ``pos`` depends on it).
+    between pixels. Its weights fit any ``size``.
     """
     import torch
     from torch import nn
 
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    if size < 8 or size % 8:
+    if not is_crop_side(size):
         raise ValueError(f"size must be a positive multiple of 8, got {size}")
 
     def block(cin: int, cout: int) -> list[Any]:
@@ -115,7 +120,9 @@ def build_net(width: int = 16, head: str = "edges", size: int = SIZE) -> Any:
                                      *block(4 * w, 4 * w))
             cin = 2 * (w + 2 * w + 4 * w)
             self.x_edges, self.y_edges = line(cin), line(cin)
-            self.register_buffer("pos", (torch.arange(size, dtype=torch.float32) + 0.5) / size)
+            # pixel centres as crop fractions: derived from size, so not part of the state
+            self.register_buffer("pos", (torch.arange(size, dtype=torch.float32) + 0.5) / size,
+                                 persistent=False)
 
         def profile(self, feats: list[tuple[Any, int]], dim: int) -> Any:
             """(N, C, size): each feature map maxed and averaged across ``dim``, then enlarged
@@ -166,9 +173,8 @@ def train_net(x: np.ndarray, t: np.ndarray, epochs: int, seed: int, width: int =
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = build_net(width, head, x.shape[-1])
-    if init is not None:  # an edges state for another size comes without "pos" (resized_state)
-        model.load_state_dict({"pos": model.state_dict()["pos"], **init} if head == "edges"
-                              else init)
+    if init is not None:
+        model.load_state_dict(init)
     log(f"refiner: {head} head, width {width}, {x.shape[-1]}-px crops, "
         f"{sum(p.numel() for p in model.parameters())} parameters"
         + (", from a checkpoint" if init is not None else ""))
@@ -231,22 +237,21 @@ def load_checkpoint(path: Path) -> tuple[int, str, int, dict[str, Any]]:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise UserError(f"cannot read refiner checkpoint {path}: {exc}") from None
-    if (not isinstance(ck, dict) or not isinstance(ck.get("size"), int) or ck["size"] < 8
-            or ck["size"] % 8 or "state_dict" not in ck or ck.get("head") not in HEADS):
+    if (not isinstance(ck, dict) or not is_crop_side(ck.get("size")) or "state_dict" not in ck
+            or ck.get("head") not in HEADS):
         raise UserError(f"{path} is not a refiner checkpoint (refine_train writes one beside "
                         "its ONNX)")
-    return int(ck["width"]), str(ck["head"]), int(ck["size"]), ck["state_dict"]
+    state = {k: v for k, v in ck["state_dict"].items() if k != "pos"}  # saved by older runs
+    return int(ck["width"]), str(ck["head"]), int(ck["size"]), state
 
 
 def resized_state(state: dict[str, Any], head: str, size: int, new_size: int) -> dict[str, Any]:
     """A checkpoint's ``state`` for a net of input side ``new_size`` instead of ``size``: the
-    edges head's weights as they are, without its position buffer (the new net has its own);
-    the dense head's weights fit one size only (:class:`UserError`)."""
-    if new_size == size:
-        return state
-    if head != "edges":
+    edges head's weights fit any side as they are; the dense head's fit one side only
+    (:class:`UserError`)."""
+    if new_size != size and head != "edges":
         raise UserError(f"a {head}-head checkpoint fits {size}-px crops only, not --size {new_size}")
-    return {k: v for k, v in state.items() if k != "pos"}
+    return state
 
 
 def export_onnx(model: Any, path: Path, size: int = SIZE) -> Path:
@@ -285,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if min(args.per, args.epochs, args.width) < 1:
             raise UserError("--per, --epochs and --width must be at least 1")
-        if args.size is not None and (args.size < 8 or args.size % 8):
+        if args.size is not None and not is_crop_side(args.size):
             raise UserError(f"--size must be a positive multiple of 8, got {args.size}")
         if args.skip < 0:
             raise UserError(f"--skip must be at least 0, got {args.skip}")
