@@ -45,7 +45,7 @@ class DigitDetector:
     a ``.pt`` path runs through ultralytics. ``imgsz=None`` takes the model's training size.
     ``scaleup=False`` (default): images smaller than ``imgsz`` are padded, not enlarged, so a
     digit drawn big on a small canvas is not blown up past the sizes the model was trained on
-    (``python -m digitdet.val --scaleup`` measures the other way; README model card).
+    (``python -m digitdet.val --scaleup`` measures the other way; docs/model-card.md).
     ``augment=True`` adds a zoomed-out pass at 160 px (a ninth of the pixels at 480) that reads
     digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`).
     ``recognizer`` reads every box again from its crop with a second-stage model
