@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -398,6 +400,32 @@ def test_bad_source_is_one_line_exit_2(tmp_path: Path, weights: Path, make: Call
     assert detect.main(cli(tmp_path, weights, "--source", src)) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("source", [
+    "bad.mp4",   # FFmpeg prints its own "moov atom not found" unless told to be quiet
+    "99",        # a camera index with no camera: OpenCV logs an error line of its own
+])
+def test_native_libraries_add_no_stderr_lines(tmp_path: Path, weights: Path, source: str) -> None:
+    (tmp_path / "bad.mp4").write_bytes(b"junk")
+    # a fresh process: FFmpeg reads its log level once, on first use
+    run = subprocess.run([sys.executable, "-m", "digitdet.detect", *cli(tmp_path, weights,
+                          "--source", source)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert run.stderr.startswith("digitdet.detect: error: cannot open ")
+
+
+def test_output_folder_that_cannot_be_made(tmp_path: Path, weights: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    img = write_image(tmp_path / "a.jpg")
+    (tmp_path / "taken").write_text("a file where the project folder would go")
+    argv = cli(tmp_path, weights, "--source", str(img), "--project", str(tmp_path / "taken"))
+    assert detect.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"digitdet.detect: error: cannot create output folder {tmp_path}")
+    assert "\n" not in err and "Errno" not in err
 
 
 def test_camera_that_wont_open(tmp_path: Path, weights: Path) -> None:

@@ -34,6 +34,12 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.val", "--no-mnist", "--refiner", "b.onnx"], "refiner weights"),    # box refiner
     (["-m", "digitdet.refine_train", "--data", "d", "--epochs", "0"], "at least 1"),     # epochs
     (["-m", "digitdet.refine_train", "--data", "none"], "not found"),                    # no scenes
+    # an output folder that cannot be made fails before minutes of training, not after
+    (["-m", "digitdet.recognize_train", "--data", "d", "--output", "/proc/digitdet/r.onnx"],
+     "error: /proc/digitdet: No such file or directory"),
+    (["-m", "digitdet.refine_train", "--data", "d", "--output", "/proc/digitdet/r.onnx"],
+     "error: /proc/digitdet: No such file or directory"),
+    (["-m", "digitdet.serve", "--port", "70000"], "--port must lie between 0 and 65535"),  # port
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,

@@ -121,3 +121,23 @@ def test_serve_cli_bad_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     assert main(["--weights", str(tmp_path / "none.onnx")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--port", "70000"], "--port must lie between 0 and 65535, got 70000"),  # no such port
+    (["--max-mb", "0"], "--max-mb must be positive, got 0"),                  # nothing fits
+    (["--port", "{taken}"], "cannot serve on 127.0.0.1:{taken}: Address already in use"),
+])
+def test_serve_cli_bad_setting_is_one_line_exit_2(tmp_path: Path, detector: DigitDetector,
+                                                  flags: list[str], message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from digitdet.serve import listen_socket, main
+
+    with listen_socket("127.0.0.1", 0) as taken:  # a port someone else is listening on
+        port = str(taken.getsockname()[1])
+        argv = ["--weights", str(detector.weights)] + [f.format(taken=port) for f in flags]
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("digitdet.serve: error: " + message.format(taken=port))
+    assert len(err) == 1
+

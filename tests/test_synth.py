@@ -412,6 +412,26 @@ def test_synth_cli_preview_and_bad_config(tmp_path: Path, mnist_dir: Path) -> No
     assert sheet is not None and sheet.shape == (400, 1600, 3)  # 4 cells of 400 px in one row
 
 
+@pytest.mark.parametrize("flag", [
+    "--out",          # the dataset folder
+    "--preview-out",  # the contact sheet
+])
+def test_synth_cli_unwritable_output_is_one_line(tmp_path: Path, mnist_dir: Path, flag: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from digitdet.synth.__main__ import main
+
+    (tmp_path / "taken").write_text("a file where a folder would go")
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump(SMALL))
+    bad = str(tmp_path / "taken" / "x")
+    extra = ["--preview", "2", "--preview-out", bad + "/p.png"] if flag == "--preview-out" else \
+        ["--out", bad, "--data", str(tmp_path / "d.yaml"), "--scenes", "train=1", "val=0", "test=0"]
+    assert main(["--mnist-dir", str(mnist_dir), "--config", str(cfg), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"digitdet.synth: error: {bad}") and err.endswith(": Not a directory")
+    assert "\n" not in err
+
+
 @pytest.mark.parametrize("font", HERSHEY_FONTS)
 def test_hershey_glyphs_look_like_mnist_digits(font: int) -> None:
     loops = {0: 1, 6: 1, 8: 2, 9: 1}  # the loops a redrawn skeleton must keep

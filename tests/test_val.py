@@ -217,13 +217,24 @@ def test_cli_bad_confidence(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
     assert "\n" not in err and not (tmp_path / "m.json").exists()
 
 
-def test_cli_bad_mnist_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # a missing --mnist-dir is one line and exit 2, before any scene is read (no dataset here)
-    args = ["--mnist-dir", str(tmp_path / "nope"), "--dataset", str(tmp_path / "none"),
-            "--save-json", str(tmp_path / "m.json")]
-    assert val_main(args) == 2
+@pytest.mark.parametrize("bad, message", [
+    # a missing --mnist-dir fails before any scene is read
+    ("mnist", "MNIST folder {tmp}/nope does not exist"),
+    # a dataset without the split fails before MNIST loads
+    ("dataset", "{tmp}/none/test/numbers.jsonl not found: synthesize scenes first (make data)"),
+    # so does a --save-json whose folder cannot be made (a file is in the way), not after the run
+    ("save-json", "cannot create {tmp}/taken/runs: Not a directory"),
+])
+def test_cli_bad_paths_fail_first(tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: str,
+                                  message: str) -> None:
+    root = tiny_split(tmp_path / "d")
+    (tmp_path / "taken").write_text("a file")
+    args = {"--mnist-dir": str(tmp_path / ("nope" if bad == "mnist" else "d")),
+            "--dataset": str(tmp_path / "none") if bad == "dataset" else str(root),
+            "--save-json": str(tmp_path / ("taken/runs/m.json" if bad == "save-json" else "m.json"))}
+    assert val_main([x for kv in args.items() for x in kv]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"digitdet.val: error: MNIST folder {tmp_path / 'nope'} does not exist"
+    assert err == "digitdet.val: error: " + message.format(tmp=tmp_path)
     assert not (tmp_path / "m.json").exists()
 
 

@@ -37,7 +37,7 @@ import numpy as np
 from digitdet import recognize, refine
 from digitdet.annotate import draw_detections, draw_fps, draw_numbers
 from digitdet.decode import DEFAULT_CONF
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
 from digitdet.sources import CaptureFactory, Frame, open_source, resolve
@@ -269,7 +269,10 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
     runner = Runner(args, detector, out, info.is_live)
     from tqdm import tqdm
 
@@ -297,19 +300,23 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     return 130 if interrupted else 0
 
 
+def quiet_native_logs() -> None:
+    """Silence OpenCV's and FFmpeg's own log lines for this process (the CLI's, not the
+    library's): a camera or video that will not open is reported in one line of ours, not
+    theirs too. ``OPENCV_FFMPEG_LOGLEVEL`` set by the user wins; FFmpeg reads it on first use."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no OpenCV warning spam
+    quiet_native_logs()
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         return run(args)
-    except UserError as exc:
-        print(f"digitdet.detect: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"digitdet.detect: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, OSError) as exc:
+        return error_exit("digitdet.detect", exc)
 
 
 if __name__ == "__main__":

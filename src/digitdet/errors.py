@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 
@@ -14,3 +15,18 @@ def closest(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt ``word``, or '' when nothing is close."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An ``OSError`` as one line for a CLI: ``PATH: reason`` (``No such file or directory``),
+    without Python's ``[Errno N]``; its own text when it names no file."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def error_exit(prog: str, exc: Exception) -> int:
+    """Print ``exc`` on stderr as the one line ``prog: error: ...`` (an ``OSError`` as
+    :func:`os_error_line`) and return the CLIs' bad-input exit code, 2."""
+    text = os_error_line(exc) if isinstance(exc, OSError) else str(exc)
+    print(f"{prog}: error: {text}", file=sys.stderr)
+    return 2

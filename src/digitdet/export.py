@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 
 
 def export_onnx(weights: Path, imgsz: int, output: Path | None = None, dynamic: bool = True,
@@ -94,9 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 cv2.putText(image, str(int(rng.integers(10))), (x, y + 40), cv2.FONT_HERSHEY_SIMPLEX,
                             1.5, (20, 20, 20), 3)
         diff = max_output_diff(weights, path, image, imgsz)
-    except UserError as exc:
-        print(f"digitdet.export: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, OSError) as exc:  # OSError: an output that cannot be written
+        return error_exit("digitdet.export", exc)
     status = "agree" if diff <= args.atol else "DISAGREE"
     print(f"exported {path} (imgsz {imgsz}); ONNX and PyTorch outputs {status} "
           f"(max abs diff {diff:.2e})")

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 from digitdet.recognize import BACKGROUND, CROP
 
 INPUT, OUTPUT = "crops", "logits"
@@ -117,9 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(model, str(out))
-    except UserError as exc:
-        print(f"digitdet.recognize_ensemble: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, OSError) as exc:  # OSError: an output that cannot be written
+        return error_exit("digitdet.recognize_ensemble", exc)
     print(f"wrote {out} (the mean of {len(members)} recognizers)")
     return 0
 

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from digitdet.decode import box_area, box_intersection, box_iou
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
 from digitdet.recognize import BACKGROUND, CROP, crop_square, standardize
 
@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             raise UserError("training the recognizer needs torch: pip install 'digitdet[train]'"
                             ) from None
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # before, not after, training
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
@@ -313,9 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                           full_res=args.full_res, lines=args.lines)
         print(f"held-out crops ({n_val}): accuracy {accuracy(model, x[val], y[val]):.4f}")
         out = export_onnx(model, Path(args.output))
-    except UserError as exc:
-        print(f"digitdet.recognize_train: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, OSError) as exc:  # OSError: an output that cannot be written
+        return error_exit("digitdet.recognize_train", exc)
     print(f"wrote {out}")
     return 0
 

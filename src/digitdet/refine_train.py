@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from digitdet.decode import box_iou
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
 from digitdet.refine import SIZE, crop_boxes, standardize, to_crop
 
@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             raise UserError("training the refiner needs torch: pip install 'digitdet[train]'"
                             ) from None
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # before, not after, training
         from digitdet.detector import DigitDetector
 
         if args.init is None:
@@ -328,9 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"held-out crops ({n_val}): mean IoU {mean_iou(model, x[val], t[val]):.4f}")
         out = export_onnx(model, Path(args.output), size)
         print(f"wrote {save_checkpoint(model, width, head, out.with_suffix('.pt'), size)}")
-    except UserError as exc:
-        print(f"digitdet.refine_train: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, OSError) as exc:  # OSError: an output that cannot be written
+        return error_exit("digitdet.refine_train", exc)
     print(f"wrote {out}")
     return 0
 

@@ -17,6 +17,7 @@ Uploads over --max-mb get 413; data that is not a readable image gets 400.
 import argparse  # no "from __future__ import annotations": FastAPI reads the hints at runtime
 import email.parser
 import email.policy
+import socket
 import sys
 from importlib import resources
 from typing import Any
@@ -26,7 +27,7 @@ import numpy as np
 
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
-from digitdet.errors import UserError
+from digitdet.errors import UserError, os_error_line
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -125,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     recognize.add_arguments(p)
     refine.add_arguments(p)
     args = p.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        print(f"digitdet.serve: error: --port must lie between 0 and 65535, got {args.port}",
+              file=sys.stderr)
+        return 2
+    if args.max_mb <= 0:
+        print(f"digitdet.serve: error: --max-mb must be positive, got {args.max_mb:g}",
+              file=sys.stderr)
+        return 2
     try:
         import uvicorn
 
@@ -140,14 +149,24 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"digitdet.serve: error: {exc}", file=sys.stderr)
         return 2
-    app = create_app(detector, int(args.max_mb * 1024 * 1024))
-    print(f"digitdet: drawing pad on http://{args.host}:{args.port}/", file=sys.stderr)
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:  # bound here, not by uvicorn, so a taken port is one line of ours and exit 2
+        sock = listen_socket(args.host, args.port)
     except OSError as exc:
-        print(f"digitdet.serve: error: {exc}", file=sys.stderr)
+        print(f"digitdet.serve: error: cannot serve on {args.host}:{args.port}: "
+              f"{os_error_line(exc)}", file=sys.stderr)
         return 2
+    app = create_app(detector, int(args.max_mb * 1024 * 1024))
+    print(f"digitdet: drawing pad on http://{args.host}:{sock.getsockname()[1]}/", file=sys.stderr)
+    with sock:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port`` (IPv6 when ``host`` has a colon; port 0: any
+    free one); raises ``OSError`` when it cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
 
 
 if __name__ == "__main__":

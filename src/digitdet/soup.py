@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 
 
 def average_state_dicts(states: list[dict[str, Any]], ratios: list[float]) -> dict[str, Any]:
@@ -98,9 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = args.ratio or [1.0 / len(weights)] * len(weights)
     try:
         out = make_soup(weights, ratios, Path(args.output))
-    except UserError as exc:
-        print(f"digitdet.soup: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, OSError) as exc:  # OSError: an output that cannot be written
+        return error_exit("digitdet.soup", exc)
     print(f"wrote {out}: " + " + ".join(f"{r:g} x {w}" for r, w in zip(ratios, weights, strict=True)))
     return 0
 

@@ -356,12 +356,18 @@ def main(argv: list[str] | None = None) -> int:
         bad = [c for c in (args.conf_thres, *sweep) if not 0.0 < c < 1.0]
         if bad:
             raise UserError(f"confidence thresholds must lie between 0 and 1, got {bad[0]}")
+        out = Path(args.save_json)
+        try:  # and so does an output folder that cannot be made, not after the whole run
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
                                  scaleup=args.scaleup, recognizer=recognize.from_arguments(args),
                                  refiner=refine.from_arguments(args))
+        split_records(Path(args.dataset), args.split, 1)  # a missing split fails at once
         data = None
         if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
             from digitdet import mnist
@@ -407,10 +413,20 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, MnistError) as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.save_json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    write_failure_sheets(out.parent, {"failures.png": failures, "font_failures.png": font_failures})
+    print_report(report, args.split)
+    try:
+        out.write_text(json.dumps(report, indent=1))
+        write_failure_sheets(out.parent, {"failures.png": failures,
+                                          "font_failures.png": font_failures})
+    except OSError as exc:
+        print(f"digitdet.val: error: cannot write {exc.filename or out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+def print_report(report: dict[str, Any], split: str) -> None:
+    """Print ``report`` one key a line (floats to 4 places), then the confidence sweeps."""
     for key, value in report.items():
         if key == "sweep":
             continue
@@ -418,10 +434,9 @@ def main(argv: list[str] | None = None) -> int:
             value = {k: v for k, v in value.items() if k != "sweep"}
         print(f"{key:>36}: {value:.4f}" if isinstance(value, float) else f"{key:>36}: {value}")
     if report["sweep"]:
-        print(f"{args.split} split by confidence:\n{format_sweep(report['sweep'])}")
+        print(f"{split} split by confidence:\n{format_sweep(report['sweep'])}")
     if report.get("fonts", {}).get("sweep"):
         print(f"handwriting fonts by confidence:\n{format_sweep(report['fonts']['sweep'])}")
-    return 0
 
 
 def format_sweep(rows: list[dict[str, float]]) -> str:

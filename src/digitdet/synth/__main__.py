@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 from digitdet.mnist import MnistError
 
 
@@ -42,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return _run(args)
-    except (UserError, MnistError) as exc:
-        print(f"digitdet.synth: error: {exc}", file=sys.stderr)
-        return 2
+    except (UserError, MnistError, OSError) as exc:  # OSError: an output that cannot be written
+        return error_exit("digitdet.synth", exc)
 
 
 def _run(args: argparse.Namespace) -> int:
