@@ -179,7 +179,12 @@ def test_export_onnx_shape_metadata_and_agreement(trained: Path, tmp_path: Path)
     from digitdet.export import export_onnx, max_output_diff
 
     best = trained / "weights" / "best.pt"
+    beside = best.with_suffix(".onnx")
+    beside.write_bytes(b"an earlier export")  # e.g. the shipped ONNX beside the shipped .pt
     path = export_onnx(best, 64, tmp_path / "m.onnx")
+    assert path == tmp_path / "m.onnx"
+    assert beside.read_bytes() == b"an earlier export"  # exporting elsewhere leaves it alone
+    beside.unlink()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = sess.get_modelmeta().custom_metadata_map
     assert ast.literal_eval(meta["names"]) == {i: str(i) for i in range(10)}

@@ -15,6 +15,7 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,23 +25,28 @@ from digitdet.errors import UserError, error_exit
 
 def export_onnx(weights: Path, imgsz: int, output: Path | None = None, dynamic: bool = True,
                 opset: int | None = None) -> Path:
-    """Export ``weights`` to ONNX with metadata; return the ONNX path."""
+    """Export ``weights`` to ONNX with metadata; return the ONNX path: ``output``, or beside
+    the weights (``best.pt`` -> ``best.onnx``, ultralytics' place) when it is None. With an
+    ``output`` elsewhere nothing beside the weights is written or replaced: ultralytics exports
+    next to its input, so it works on a copy in a temporary folder."""
     os.environ["YOLO_OFFLINE"] = "1"
     from ultralytics import YOLO
 
     if not weights.is_file():
         raise UserError(f"weights {weights} not found")
-    model = YOLO(str(weights))
     kwargs = {"format": "onnx", "imgsz": imgsz, "dynamic": dynamic, "simplify": True,
               "device": "cpu"}
     if opset:
         kwargs["opset"] = opset
-    path = Path(model.export(**kwargs))
-    if output is not None and path.resolve() != output.resolve():
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), output)
-        path = output
-    return path
+    beside = weights.with_suffix(".onnx")
+    if output is None or output.resolve() == beside.resolve():
+        return Path(YOLO(str(weights)).export(**kwargs))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / weights.name
+        shutil.copyfile(weights, copy)
+        shutil.move(str(YOLO(str(copy)).export(**kwargs)), output)
+    return output
 
 
 def max_output_diff(weights: Path, onnx_path: Path, image: np.ndarray, imgsz: int) -> float:
