@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -56,6 +57,31 @@ def test_detector_maps_boxes_to_original_pixels(weights: Path) -> None:
     assert np.allclose(pred.detections.xyxy[0], [180, 160, 220, 240], atol=0.5)
     assert [n.text for n in pred.numbers] == ["42", "7"]
     assert (pred.width, pred.height) == (640, 480)
+
+
+@pytest.mark.parametrize("name, as_path, message", [
+    ("a.png", str, None),                       # a path as a string, as ultralytics takes it
+    ("a.png", Path, None),                      # a pathlib.Path
+    ("ü é.jpg", str, None),                     # non-ASCII names too (read through numpy)
+    ("missing.png", str, "image {} not found"),
+    ("bad.png", Path, "image {} cannot be read"),  # a file that is not an image
+])
+def test_detector_reads_image_paths(tmp_path: Path, weights: Path, name: str,
+                                    as_path: Callable[[Path], str | Path], message: str | None) -> None:
+    path = tmp_path / name
+    if name == "bad.png":
+        path.write_bytes(b"not a png")
+    elif name != "missing.png":
+        cv2.imencode(path.suffix, np.zeros((240, 320, 3), np.uint8))[1].tofile(str(path))
+    det = DigitDetector(weights)
+    if message is not None:
+        with pytest.raises(UserError, match=re.escape(message.format(path))):
+            det.predict(as_path(path))
+        return
+    pred = det.predict(as_path(path))
+    assert (pred.width, pred.height) == (320, 240) and len(pred.detections) == 3
+    many = list(det.predict_many([as_path(path)] * 3, workers=2))
+    assert [p.detections.class_id.tolist() for p in many] == [pred.detections.class_id.tolist()] * 3
 
 
 @pytest.mark.parametrize("img", [

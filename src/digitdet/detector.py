@@ -18,7 +18,7 @@ import numpy as np
 from digitdet.backends import Backend, OnnxBackend, load_backend
 from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
 from digitdet.errors import UserError
-from digitdet.image import to_bgr8
+from digitdet.image import ImageLike, as_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
 from digitdet.numbers import read_numbers
 from digitdet.recognize import Recognizer, rescore
@@ -95,14 +95,15 @@ class DigitDetector:
             path = default_weights(DEFAULT_REFINER) if refiner is True else Path(refiner)
             self.refiner = Refiner(path)
 
-    def predict(self, image: np.ndarray, rgb: bool = False, conf: float | None = None) -> Prediction:
-        """Detect digits in ``image`` (BGR unless ``rgb``; gray, RGBA, 16-bit accepted).
+    def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None) -> Prediction:
+        """Detect digits in ``image``: an array (BGR unless ``rgb``; gray, RGBA, 16-bit accepted)
+        or the path of an image file (:class:`UserError` when it is missing or unreadable).
 
         ``conf`` overrides the confidence threshold for this call only (thread-safe).
         """
         return self._predict(self.backend, image, rgb, conf)
 
-    def predict_many(self, images: Iterable[np.ndarray], rgb: bool = False,
+    def predict_many(self, images: Iterable[ImageLike], rgb: bool = False,
                      workers: int | None = None) -> Generator[Prediction, None, None]:
         """Predictions for a stream of images, in order, several images in flight at once.
 
@@ -120,7 +121,7 @@ class DigitDetector:
         for backend in self._worker_backends(n):
             free.put(backend)
 
-        def job(image: np.ndarray) -> Prediction:
+        def job(image: ImageLike) -> Prediction:
             backend = free.get()
             try:
                 return self._predict(backend, image, rgb, None)
@@ -146,9 +147,9 @@ class DigitDetector:
             self._pool = [OnnxBackend(self.weights, threads=threads) for _ in range(n)]
         return self._pool
 
-    def _predict(self, backend: Backend, image: np.ndarray, rgb: bool,
+    def _predict(self, backend: Backend, image: ImageLike, rgb: bool,
                  conf: float | None) -> Prediction:
-        img = to_bgr8(image, rgb)
+        img = as_bgr8(image, rgb)
         thres = self.conf if conf is None else conf
         # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
         # (but not under 0.001, ultralytics' mAP threshold: the crops would cost more than the pass)
@@ -192,7 +193,7 @@ class DigitDetector:
         t3 = time.perf_counter()
         return det, info, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
-    def __call__(self, image: np.ndarray, rgb: bool = False) -> Prediction:
+    def __call__(self, image: ImageLike, rgb: bool = False) -> Prediction:
         return self.predict(image, rgb)
 
 

@@ -1,11 +1,16 @@
-"""Bring any image to the 8-bit, 3-channel BGR the model expects; read ``WxH`` image sizes."""
+"""Bring any image to the 8-bit, 3-channel BGR the model expects; read image files and
+``WxH`` image sizes."""
 
 from __future__ import annotations
+
+import os
 
 import cv2
 import numpy as np
 
 from digitdet.errors import UserError
+
+ImageLike = np.ndarray | str | os.PathLike[str]  # an image array, or the path of an image file
 
 
 def to_bgr8(img: np.ndarray, rgb: bool = False) -> np.ndarray:
@@ -29,6 +34,31 @@ def to_bgr8(img: np.ndarray, rgb: bool = False) -> np.ndarray:
     if img.shape[2] == 4:
         return cv2.cvtColor(img, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
     return cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if rgb else img
+
+
+def read_image_file(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """The image at ``path`` as ``(H, W, 3) uint8`` BGR (gray, alpha and 16-bit files converted
+    by :func:`to_bgr8`; any path, non-ASCII too), or None when it is missing or not an image."""
+    try:
+        data = np.fromfile(os.fspath(path), np.uint8)
+    except OSError:
+        return None
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        return None
+    return img if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 else to_bgr8(img)
+
+
+def as_bgr8(image: ImageLike, rgb: bool = False) -> np.ndarray:
+    """:func:`to_bgr8` of an image array, or the file at a path read as BGR (``rgb`` ignored);
+    a path that is missing or not an image raises :class:`UserError`."""
+    if isinstance(image, (str, os.PathLike)):
+        img = read_image_file(image)
+        if img is None:
+            missing = not os.path.exists(image)
+            raise UserError(f"image {os.fspath(image)} " + ("not found" if missing else "cannot be read"))
+        return img
+    return to_bgr8(image, rgb)
 
 
 def parse_size(text: str, flag: str) -> tuple[int, int]:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from digitdet.errors import UserError
+from digitdet.image import read_image_file
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".jp2"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".gif"}
@@ -98,18 +99,6 @@ def safe_fps(value: float, fallback: float = 30.0) -> float:
     return fps if np.isfinite(fps) and 0.5 <= fps <= 1000 else fallback
 
 
-def _read_image(path: str) -> np.ndarray | None:
-    data = np.fromfile(path, np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        return None
-    if img.ndim == 2 or img.shape[2] != 3 or img.dtype != np.uint8:
-        from digitdet.image import to_bgr8
-
-        img = to_bgr8(img)
-    return img
-
-
 def _iter_capture(target: Any, name: str, factory: CaptureFactory, live: bool,
                   vid_stride: int) -> Generator[Frame, None, None]:
     cap = factory(int(target) if str(target).isdigit() else target)
@@ -164,7 +153,7 @@ def iter_frames(spec: str, capture: CaptureFactory = cv2.VideoCapture, vid_strid
                     raise
                 on_skip(item, str(exc))
             continue
-        img = _read_image(item)
+        img = read_image_file(item)
         if img is None:
             if len(info.items) == 1 or on_skip is None:
                 raise UserError(f"cannot read image {item}")
