@@ -91,3 +91,25 @@ def test_bench_frames_have_the_asked_size(tmp_path: Path, sizes: list[tuple[int,
         cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((h, w, 3), 40 * i, np.uint8))
     frames = load_frames(str(tmp_path / "*.png"), n, want)
     assert [f.shape for f in frames] == shape
+
+
+@pytest.mark.parametrize("name, module", [
+    ("DigitDetector", "digitdet.detector"),   # the one class most users need
+    ("Detections", "digitdet.results"),       # results, for type hints
+    ("Prediction", "digitdet.results"),
+    ("Number", "digitdet.results"),
+])
+def test_top_level_names_are_lazy(name: str, module: str) -> None:
+    # importing the package imports nothing heavy; the name imports its module on first use
+    code = ("import sys, digitdet; before = {'cv2', 'onnxruntime', 'torch'} & set(sys.modules); "
+            f"obj = digitdet.{name}; import {module} as m; "
+            f"print(sorted(before), obj is m.{name}, '{module}' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["[]", "True", "True"], proc.stderr
+
+
+def test_unknown_top_level_name() -> None:
+    import digitdet
+
+    with pytest.raises(AttributeError, match="no attribute 'Detector'"):
+        digitdet.Detector  # noqa: B018
