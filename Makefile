@@ -44,10 +44,11 @@ TRAIN_FONTS := fonts-havana fonts-ecolier-court fonts-fantasque-sans fonts-klee 
   fonts-lobster
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-fonts:  ## apt-install the handwriting fonts of val --fonts and of the font/paint synth configs
+fonts:  ## apt-install the handwriting fonts of val --fonts and of the font/paint synth configs; fetch the npm ones
 	$(SUDO) apt-get update -qq
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VAL_FONTS) $(TRAIN_FONTS) >/dev/null
 	@fc-list | grep -c -i -E "dkg|breip|havana|ecolier" | xargs echo "handwriting font files found:"
+	$(SUDO) bash tools/npm_fonts.sh /usr/share/fonts/truetype/fontsource
 
 data: $(STAMP)  ## synthesize the dataset into datasets/digits
 	$(PY) -m digitdet.synth $(MNIST_FLAG) --workers $$(nproc)

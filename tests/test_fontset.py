@@ -109,3 +109,21 @@ def test_font_failures_one_per_font(tmp_path: Path, case: str, ans_a: str, ans_b
         assert len(det) == 0 and rec["numbers"]  # what was read (nothing) and the truth
         if rec["font"] == "a.ttf":
             assert np.array_equal(image, first.image)
+
+
+def test_npm_fonts_split() -> None:
+    # tools/npm_fonts.sh fetches 55 fonts; every third by name is held out, and the npm training
+    # config names exactly the other 36, so no held-out font is trained on and none is forgotten
+    import re
+
+    from digitdet.fontset import NPM_HELD_OUT
+    from digitdet.synth.config import read_synth_settings
+
+    root = Path(__file__).resolve().parents[1]
+    script = (root / "tools" / "npm_fonts.sh").read_text()
+    names = sorted(re.search(r'names="([^"]+)"', script).group(1).split())  # type: ignore[union-attr]
+    assert len(names) == 55 and tuple(names[::3]) == NPM_HELD_OUT
+    fonts = read_synth_settings(root / "configs" / "synth-npmfonts.yaml")["fonts"]
+    trained = sorted(re.sub(r"-(latin-)?\*\.woff$", "", Path(p).name) for p in fonts
+                     if p.startswith("truetype/fontsource/"))
+    assert trained == [n for n in names if n not in NPM_HELD_OUT]

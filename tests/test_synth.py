@@ -485,6 +485,11 @@ FONT_CASES = [
     ("nothing found", ["f/a.ttf"], ["f/z*.ttf"], "no font file matches"),
     # a font val --fonts holds out may never be trained on
     ("held-out font", ["fifthhorseman/dkgBd.ttf"], ["fifthhorseman/*.ttf"], "held-out font"),
+    # so may a held-out npm font, caught by a wide glob; a training npm font loads (.woff too)
+    ("held-out npm font", ["fontsource/zeyada-latin-400-normal.woff"], ["fontsource/*.woff"],
+     "held-out font"),
+    ("npm training font", ["fontsource/caveat-latin-400-normal.woff"], ["fontsource/*.woff"],
+     ["caveat-latin-400-normal.woff"]),
 ]
 
 
@@ -648,6 +653,7 @@ def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
     ("synth-fonts.yaml", 0.3, 0.03),   # the style scenes with font digits
     ("synth-paint.yaml", 0.85, 0.006),  # drawing-pad scenes, brushes far thinner than 3 % too
     ("synth-narrow.yaml", 0.3, 0.03),   # the font scenes with most numbers condensed
+    ("synth-npmfonts.yaml", 0.3, 0.03),  # the font scenes with 36 npm fonts more
 ])
 def test_font_configs_train_on_no_held_out_font(name: str, single_prob: float,
                                                 thinnest_pen: float) -> None:

@@ -1,8 +1,11 @@
 """Out-of-distribution check: numbers written in handwriting fonts the model never trained on.
 
-Fonts are looked up on the system (Debian packages fonts-dkg-handwriting, fonts-breip,
-fonts-bwht, fonts-femkeklaver, fonts-humor-sans, fonts-comic-neue, fonts-kaushanscript,
-fonts-kristi, fonts-dancingscript); the check is skipped when none is installed. Scenes are
+Fonts are looked up on the system: the model card's set, Debian packages fonts-dkg-handwriting,
+fonts-breip, fonts-bwht, fonts-femkeklaver, fonts-humor-sans, fonts-comic-neue,
+fonts-kaushanscript, fonts-kristi, fonts-dancingscript (:func:`find_fonts`), and 19 Google
+handwriting fonts of the npm @fontsource packages that ``make fonts`` fetches into
+``truetype/fontsource/`` (:data:`NPM_HELD_OUT`, :func:`find_npm_fonts`; the other 36 it fetches
+are training fonts). A check is skipped when none of its fonts is installed. Scenes are
 deterministic for a seed: 1-3 numbers of 2-6 digits on paper, a whiteboard or a black pad.
 """
 
@@ -20,20 +23,33 @@ FONT_DIR = "/usr/share/fonts"
 FONT_GLOBS = ("fifthhorseman/dkg*.ttf", "breip/*.ttf", "bwht/*.otf", "femkeklaver/*.ttf",
               "humor-sans/*.ttf", "comic-neue/*.otf", "kaushanscript/*.otf", "kristi/*.ttf",
               "dancingscript/*.otf")
+# every third of the 55 npm fonts tools/npm_fonts.sh fetches (sorted by name): never trained on
+NPM_HELD_OUT = ("amatic-sc", "bad-script", "cedarville-cursive", "dawning-of-a-new-day",
+                "edu-qld-beginner", "edu-vic-wa-nt-beginner", "gloria-hallelujah", "handlee", "itim",
+                "la-belle-aurore", "marck-script", "nanum-pen-script", "over-the-rainbow",
+                "permanent-marker", "rock-salt", "schoolbell", "sriracha", "the-girl-next-door",
+                "zeyada")
+NPM_GLOBS = tuple(f"fontsource/{name}-latin-*.woff" for name in NPM_HELD_OUT)
 
 
-def find_fonts() -> list[str]:
-    """Paths of the handwriting fonts installed here."""
+def find_fonts(patterns: tuple[str, ...] = FONT_GLOBS) -> list[str]:
+    """Paths of the handwriting fonts installed here: the model card's Debian set, or those
+    ``patterns`` name (under ``FONT_DIR/*/``)."""
     found: list[str] = []
-    for pattern in FONT_GLOBS:
+    for pattern in patterns:
         found += sorted(glob.glob(f"{FONT_DIR}/*/{pattern}"))
     return found
 
 
+def find_npm_fonts() -> list[str]:
+    """Paths of the held-out npm fonts installed here (:data:`NPM_HELD_OUT`)."""
+    return find_fonts(NPM_GLOBS)
+
+
 def held_out_glob(path: str) -> str | None:
-    """The pattern of ``FONT_GLOBS`` that ``path`` matches (a font this check holds out, so no
-    training scene may use it), or None."""
-    return next((g for g in FONT_GLOBS if fnmatch(path, f"*/{g}")), None)
+    """The pattern of ``FONT_GLOBS`` or ``NPM_GLOBS`` that ``path`` matches (a font these checks
+    hold out, so no training scene may use it), or None."""
+    return next((g for g in FONT_GLOBS + NPM_GLOBS if fnmatch(path, f"*/{g}")), None)
 
 
 @dataclass

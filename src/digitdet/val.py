@@ -19,6 +19,8 @@ confident detection on each digit's canvas; "found" also needs it above that con
 3-px (hairline) or fat brush, as drawn in a paint program.
 ``runs/val/failures.png`` shows the scenes that were read wrong (the first 16);
 ``runs/val/font_failures.png`` with ``--fonts``, the first font scene of each font read wrong.
+``--fonts`` scores the model card's Debian handwriting fonts (``fonts``) and, where ``make fonts``
+has fetched them, the 19 held-out npm ones (``fonts_npm``): see :mod:`digitdet.fontset`.
 """
 
 from __future__ import annotations
@@ -406,10 +408,15 @@ def main(argv: list[str] | None = None) -> int:
                 report[f"paint_found_{name}"] = found
         font_failures: list[tuple[np.ndarray, Any, dict]] = []
         if args.fonts:
-            from digitdet.fontset import evaluate_fonts
+            from digitdet.fontset import evaluate_fonts, find_npm_fonts
 
             report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed,
                                              sweep=sweep, failures=font_failures)
+            npm = find_npm_fonts()  # the held-out npm fonts, where `make fonts` fetched them
+            if npm:
+                report["fonts_npm"] = evaluate_fonts(detector, args.fonts_per_font,
+                                                     args.fonts_seed, fonts=npm, sweep=sweep,
+                                                     failures=font_failures)
     except (UserError, MnistError) as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
@@ -430,13 +437,17 @@ def print_report(report: dict[str, Any], split: str) -> None:
     for key, value in report.items():
         if key == "sweep":
             continue
-        if key == "fonts" and isinstance(value, dict):
+        if key in FONT_KEYS and isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "sweep"}
         print(f"{key:>36}: {value:.4f}" if isinstance(value, float) else f"{key:>36}: {value}")
     if report["sweep"]:
         print(f"{split} split by confidence:\n{format_sweep(report['sweep'])}")
-    if report.get("fonts", {}).get("sweep"):
-        print(f"handwriting fonts by confidence:\n{format_sweep(report['fonts']['sweep'])}")
+    for key, name in FONT_KEYS.items():
+        if report.get(key, {}).get("sweep"):
+            print(f"{name} by confidence:\n{format_sweep(report[key]['sweep'])}")
+
+
+FONT_KEYS = {"fonts": "handwriting fonts", "fonts_npm": "npm handwriting fonts"}  # --fonts' report keys
 
 
 def format_sweep(rows: list[dict[str, float]]) -> str:
