@@ -27,9 +27,10 @@ import numpy as np
 
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
-from digitdet.errors import UserError, os_error_line
+from digitdet.errors import UserError, error_exit, os_error_line
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+PROG = "digitdet.serve"  # the name its errors start with
 
 
 class BadUpload(ValueError):
@@ -127,34 +128,26 @@ def main(argv: list[str] | None = None) -> int:
     refine.add_arguments(p)
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
-        print(f"digitdet.serve: error: --port must lie between 0 and 65535, got {args.port}",
-              file=sys.stderr)
-        return 2
+        return error_exit(PROG, UserError(f"--port must lie between 0 and 65535, got {args.port}"))
     if args.max_mb <= 0:
-        print(f"digitdet.serve: error: --max-mb must be positive, got {args.max_mb:g}",
-              file=sys.stderr)
-        return 2
+        return error_exit(PROG, UserError(f"--max-mb must be positive, got {args.max_mb:g}"))
     try:
         import uvicorn
 
         from digitdet.detector import DigitDetector
     except ImportError:
-        print("digitdet.serve: error: install the serve extra: pip install 'digitdet[serve]'",
-              file=sys.stderr)
-        return 2
+        return error_exit(PROG, UserError("install the serve extra: pip install 'digitdet[serve]'"))
     try:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  augment=args.augment, recognizer=recognize.from_arguments(args),
                                  refiner=refine.from_arguments(args))
     except UserError as exc:
-        print(f"digitdet.serve: error: {exc}", file=sys.stderr)
-        return 2
+        return error_exit(PROG, exc)
     try:  # bound here, not by uvicorn, so a taken port is one line of ours and exit 2
         sock = listen_socket(args.host, args.port)
     except OSError as exc:
-        print(f"digitdet.serve: error: cannot serve on {args.host}:{args.port}: "
-              f"{os_error_line(exc)}", file=sys.stderr)
-        return 2
+        return error_exit(PROG, UserError(f"cannot serve on {args.host}:{args.port}: "
+                                          f"{os_error_line(exc)}"))
     app = create_app(detector, int(args.max_mb * 1024 * 1024))
     print(f"digitdet: drawing pad on http://{args.host}:{sock.getsockname()[1]}/", file=sys.stderr)
     with sock:

@@ -432,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+FONT_KEYS = {"fonts": "handwriting fonts", "fonts_npm": "npm handwriting fonts"}  # --fonts' report keys
+
+
 def print_report(report: dict[str, Any], split: str) -> None:
     """Print ``report`` one key a line (floats to 4 places), then the confidence sweeps."""
     for key, value in report.items():
@@ -446,8 +449,6 @@ def print_report(report: dict[str, Any], split: str) -> None:
         if report.get(key, {}).get("sweep"):
             print(f"{name} by confidence:\n{format_sweep(report[key]['sweep'])}")
 
-
-FONT_KEYS = {"fonts": "handwriting fonts", "fonts_npm": "npm handwriting fonts"}  # --fonts' report keys
 
 
 def format_sweep(rows: list[dict[str, float]]) -> str:
