@@ -37,7 +37,7 @@ import numpy as np
 from digitdet import recognize, refine
 from digitdet.annotate import draw_detections, draw_fps, draw_numbers
 from digitdet.decode import DEFAULT_CONF
-from digitdet.errors import UserError, error_exit
+from digitdet.errors import UserError, error_exit, make_folder
 from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
 from digitdet.sources import CaptureFactory, Frame, open_source, resolve
@@ -269,10 +269,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
+        make_folder(out, "output folder ")
     runner = Runner(args, detector, out, info.is_live)
     from tqdm import tqdm
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -15,6 +16,15 @@ def closest(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt ``word``, or '' when nothing is close."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def make_folder(path: Path, what: str = "") -> None:
+    """``mkdir -p path``; a folder that cannot be made raises :class:`UserError`
+    ``cannot create <what><path>: <reason>``, before any work whose output would go there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {what}{path}: {exc.strerror or exc}") from None
 
 
 def os_error_line(exc: OSError) -> str:

@@ -39,7 +39,7 @@ import numpy as np
 
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF, box_iou
-from digitdet.errors import UserError
+from digitdet.errors import UserError, make_folder
 from digitdet.labels import read_scenes, split_records
 from digitdet.letterbox import letterbox_shape
 from digitdet.mnist import MnistError
@@ -359,10 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise UserError(f"confidence thresholds must lie between 0 and 1, got {bad[0]}")
         out = Path(args.save_json)
-        try:  # and so does an output folder that cannot be made, not after the whole run
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
+        make_folder(out.parent)  # and so does an output folder that cannot be made, not after the run
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
