@@ -389,6 +389,39 @@ def test_flag_is_short_and_steep_not_a_seven_bar(seed: int) -> None:
     assert 0.45 <= drop / reach <= 1.8      # 30-55 degrees down (a 7's bar is nearly flat)
 
 
+@pytest.mark.parametrize("width_rel, natural, wide_px, peak", [
+    (0.05, False, (3, 9), (0.98, 1.0)),     # a 5 px pen: a stroke about 5 px wide, full ink
+    (0.15, False, (13, 19), (0.98, 1.0)),   # a fat 15 px pen
+    (0.05, True, (8, 13), (0.98, 1.0)),     # a natural pen: MNIST's stroke, a tenth of the height
+    (-0.6, False, (1, 4), (0.3, 0.6)),      # a 0.6 px hairline: one faint pixel column (or two)
+])
+def test_stick_one_is_a_plain_upright_stroke(width_rel: float, natural: bool, wide_px: tuple[int, int],
+                                             peak: tuple[float, float]) -> None:
+    from digitdet.synth.scene import _digit_mask, _ink_bbox, _Pen
+
+    pen = _Pen(np.zeros(3, np.float32), width_rel, natural=natural, texture="")
+    mask = _digit_mask(np.random.default_rng(0), _bar(1), pen, 100.0, 0.0, 0.0,  # type: ignore[arg-type]
+                       stick=True)
+    x0, y0, x1, y1 = _ink_bbox(mask)  # type: ignore[misc]
+    assert y1 - y0 == pytest.approx(100, abs=2)     # the digit's whole height
+    assert wide_px[0] <= x1 - x0 <= wide_px[1]      # as wide as the pen, no flag, no MNIST shape
+    assert abs((x0 + x1) / 2 - mask.shape[1] / 2) < 3  # down the middle of its cell
+    assert peak[0] <= float(mask.max()) <= peak[1]
+
+
+def test_stick_one_prob_draws_sticks_and_keeps_old_scenes(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+
+    def scenes(**extra: float) -> list[scene_mod.Scene]:
+        return list(iter_scenes(pool, SynthConfig(**SMALL, seed=4, **extra), "train", 6))  # type: ignore[arg-type]
+
+    a, b, c = scenes(), scenes(stick_one_prob=0.0), scenes(stick_one_prob=1.0)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))  # 0: as before
+    ones = [k for k, x in enumerate(a) if (x.classes == 1).any()]
+    assert ones  # some scenes have 1s to redraw ...
+    assert all(not np.array_equal(a[k].image, c[k].image) for k in ones)  # ... and 1 redraws them all
+
+
 def test_zhang_suen_thins_a_bar_to_one_pixel() -> None:
     bar = np.zeros((9, 30), bool)
     bar[2:7, 3:27] = True

@@ -42,6 +42,7 @@ class SynthConfig:
     hairline_prob: float = 0.15  # pens of 0.6-1.5 px whatever the digit height
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
+    stick_one_prob: float = 0.0  # a '1' drawn as a plain straight stroke instead of an MNIST one
     hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
     font_prob: float = 0.0  # else a digit from one of `fonts` instead of MNIST (handwriting fonts)
     # font files or globs (relative ones under /usr/share/fonts); never val --fonts' held-out ones

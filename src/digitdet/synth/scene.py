@@ -172,15 +172,35 @@ def _flag_one(rng: np.random.Generator, mask: np.ndarray, pw: float) -> np.ndarr
     return np.maximum(out, ink.astype(np.float32) / 255.0)
 
 
+def _stick_one(rng: np.random.Generator, height: int, width: int, pw: float) -> np.ndarray:
+    """A '1' as a plain stroke ``pw`` px wide down the middle of a ``(height, width) float32`` mask,
+    bowed sideways by a few percent of its height: the upright stick many people write, which
+    MNIST's ones (mostly slanted, curved or flagged) rarely are."""
+    ink = np.zeros((height, width), np.uint8)  # OpenCV anti-aliases on 8-bit images only
+    half = pw / 2
+    cx = (width - 1) / 2
+    bow = rng.normal(0.0, 0.02) * height
+    pts = np.array([[cx, half], [cx + bow, (height - 1) / 2], [cx, height - 1 - half]])
+    cv2.polylines(ink, [np.round(pts * 16).astype(np.int32)], False, 255, max(1, round(pw)),
+                  cv2.LINE_AA, 4)
+    mask = ink.astype(np.float32) / 255.0
+    return mask * pw if pw < 1 else mask  # a sub-pixel pen inks fainter
+
+
 def _digit_mask(rng: np.random.Generator, glyph: Glyph, pen: _Pen, h: float, slant: float,
-                angle: float, one_flag_prob: float = 0.0, width_scale: float = 1.0) -> np.ndarray:
-    """Render, slant and rotate one digit ``h`` px tall, ``width_scale`` times its own width;
-    returns a padded ``float32`` mask."""
+                angle: float, one_flag_prob: float = 0.0, width_scale: float = 1.0,
+                stick: bool = False) -> np.ndarray:
+    """Render, slant and rotate one digit ``h`` px tall, ``width_scale`` times its own width
+    (``stick``: a '1' drawn by :func:`_stick_one` instead of ``glyph``); returns a padded
+    ``float32`` mask."""
     aspect = glyph.aspect * rng.uniform(0.85, 1.2) * width_scale
     w = max(aspect * h, 0.2 * h)  # a '1' is narrow, never a sliver
     pw = _pen_width(pen, h)
     hi, wi = max(4, round(h)), max(3, round(w + (0 if pen.natural else pw)))
-    if pen.natural or not glyph.stroke_ok:
+    if stick:
+        pw = max(1.0, 0.1 * hi) if pen.natural else pw
+        mask = _stick_one(rng, hi, wi, pw)
+    elif pen.natural or not glyph.stroke_ok:
         mask = render_natural(glyph, hi, wi)
         pw = max(1.0, 0.1 * hi)  # MNIST's own stroke is about a tenth of the digit height
     else:
@@ -425,6 +445,7 @@ def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, can
         glyph = pool.sample_font(rng, cls, cfg.fonts)
     else:
         glyph = pool.sample(rng, cls)
+    stick = cls == 1 and cfg.stick_one_prob > 0 and rng.random() < cfg.stick_one_prob  # 0: as before
     h = line.h * rng.uniform(0.9, 1.1)
     if cfg.short_prob > 0 and rng.random() < cfg.short_prob:  # sits on the baseline
         h *= rng.uniform(0.6, 0.85)
@@ -433,7 +454,7 @@ def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, can
         h *= rng.uniform(0.45, 0.7)  # an o at x-height, about as wide as it is tall
         digit_width *= rng.uniform(1.25, 1.6)
     mask = _digit_mask(rng, glyph, pen, h, line.slant + lean + rng.normal(0, 0.05),
-                       rng.normal(0, 3.0), cfg.one_flag_prob, digit_width)
+                       rng.normal(0, 3.0), cfg.one_flag_prob, digit_width, stick)
     bb = _ink_bbox(mask)
     if bb is None:
         return None
