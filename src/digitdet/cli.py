@@ -1,5 +1,5 @@
 """The ``digitdet`` command: ``digitdet <command> [args]``, each command one module's ``main``
-(detect, serve, synth, train, export, val, bench, loadtest, paintset, soup, recognize-train,
+(detect, serve, synth, train, export, val, bench, loadtest, paintset, stickset, soup, recognize-train,
 recognize-ensemble, refine-train)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import sys
 COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "digitdet.synth.__main__",
             "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
             "bench": "digitdet.bench", "loadtest": "digitdet.loadtest", "paintset": "digitdet.paintset",
-            "soup": "digitdet.soup", "recognize-train": "digitdet.recognize_train",
-            "recognize-ensemble": "digitdet.recognize_ensemble",
-            "refine-train": "digitdet.refine_train"}
+            "stickset": "digitdet.stickset", "soup": "digitdet.soup",
+            "recognize-train": "digitdet.recognize_train",
+            "recognize-ensemble": "digitdet.recognize_ensemble", "refine-train": "digitdet.refine_train"}
 
 
 def main(argv: list[str] | None = None) -> int:
