@@ -195,6 +195,27 @@ def test_test_split_uses_only_held_out_digits(tmp_path: Path, data: mnist.Mnist)
     assert recorded["test"] == ["t10k[20:40]"]  # which digits fed which split is recorded
 
 
+@pytest.mark.parametrize("weights", [
+    [1, 1, 1],                        # not one weight a digit
+    [1, -1, 1, 1, 1, 1, 1, 1, 1, 1],  # a negative weight
+    [0] * 10,                         # nothing to draw
+])
+def test_bad_class_weights(weights: list[float]) -> None:
+    with pytest.raises(UserError, match="class_weights must be 10 weights >= 0"):
+        SynthConfig(class_weights=weights).validate()
+
+
+@pytest.mark.parametrize("weights, classes", [
+    ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0], {1}),        # only 1s
+    ([0, 0, 0, 0, 0, 0, 0, 2, 0, 1], {7, 9}),     # only 7s and 9s
+])
+def test_class_weights_pick_the_digits(data: mnist.Mnist, weights: list[float], classes: set[int]) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    cfg = SynthConfig(**SMALL, seed=2, class_weights=weights)  # type: ignore[arg-type]
+    drawn = {int(c) for scene in iter_scenes(pool, cfg, "train", 4) for c in scene.classes}
+    assert drawn == classes
+
+
 @pytest.mark.parametrize("key, message", [
     ("sceens", "did you mean 'scenes'"),     # typo gets a suggestion
     ("colour", "unknown synthesis setting"),  # nothing close: still named

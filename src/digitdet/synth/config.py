@@ -43,6 +43,7 @@ class SynthConfig:
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     stick_one_prob: float = 0.0  # a '1' drawn as a plain straight stroke instead of an MNIST one
+    class_weights: list[float] = field(default_factory=list)  # relative frequency of digits 0-9 ([]: even)
     hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
     font_prob: float = 0.0  # else a digit from one of `fonts` instead of MNIST (handwriting fonts)
     # font files or globs (relative ones under /usr/share/fonts); never val --fonts' held-out ones
@@ -86,6 +87,9 @@ class SynthConfig:
         for name, pair, ok, rule in pairs:
             if len(pair) != 2 or not ok(*pair):
                 raise UserError(f"{name} must be [min, max] with {rule}, got {pair}")
+        if self.class_weights and (len(self.class_weights) != 10 or min(self.class_weights) < 0
+                                   or sum(self.class_weights) <= 0):
+            raise UserError(f"class_weights must be 10 weights >= 0, not all 0, got {self.class_weights}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:

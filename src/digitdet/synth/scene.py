@@ -443,7 +443,11 @@ def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, can
     on ``canvas``; returns the x of its right ink edge, or None when it was not placed (no ink,
     or less than 60 % of it inside the image)."""
     h_img, w_img = canvas.h, canvas.w
-    cls = int(rng.integers(10))
+    if cfg.class_weights:  # empty, the default: every digit as often, drawn as before
+        w = np.asarray(cfg.class_weights, np.float64)
+        cls = int(rng.choice(10, p=w / w.sum()))
+    else:
+        cls = int(rng.integers(10))
     if cfg.hershey_prob > 0 and rng.random() < cfg.hershey_prob:  # 0: draws as before
         glyph = pool.sample_hershey(rng, cls)
     elif cfg.font_prob > 0 and rng.random() < cfg.font_prob:  # 0: draws as before
