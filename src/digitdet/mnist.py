@@ -180,3 +180,12 @@ def load(mnist_dir: str | Path | None = None, cache: Path = DEFAULT_CACHE,
          mirrors: Sequence[str] = MIRRORS) -> Mnist:
     """Load MNIST from a local folder or download it (see :func:`resolve_dir`)."""
     return load_dir(resolve_dir(mnist_dir, cache, mirrors))
+
+
+def heldout(data: Mnist) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out test digits (t10k from :data:`HELDOUT_START` on): ``(N, 28, 28) uint8``
+    images and ``(N,)`` labels; a test set that stops before them is a :class:`MnistError`."""
+    if len(data.test_labels) <= HELDOUT_START:
+        raise MnistError(f"the MNIST test set has {len(data.test_labels)} digits; "
+                         f"the held-out ones start at {HELDOUT_START}")
+    return data.test_images[HELDOUT_START:], data.test_labels[HELDOUT_START:]

@@ -111,16 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  augment=args.augment, recognizer=recognize.from_arguments(args),
                                  refiner=refine.from_arguments(args))
-        data = mnist.load(args.mnist_dir)
-        start = mnist.HELDOUT_START
-        if len(data.test_labels) <= start:
-            raise UserError(f"the MNIST test set has {len(data.test_labels)} digits; "
-                            f"the held-out ones start at {start}")
+        images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         print(f"digitdet.paintset: error: {exc}", file=sys.stderr)
         return 2
-    held = slice(start, start + args.limit)
-    glyphs, labels = paint_glyphs(data.test_images[held], data.test_labels[held])
+    glyphs, labels = paint_glyphs(images[:args.limit], labels[:args.limit])
     brush = f"{args.pen * args.height:.0f}-px" if args.pen < 1 else f"{args.pen:g}-px"
     print(f"{len(labels)} held-out MNIST digits, {args.height} px tall, {brush} brush, "
           f"{w}x{h} canvas, {detector.weights}")

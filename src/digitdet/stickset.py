@@ -155,15 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  recognizer=recognize.from_arguments(args),
                                  refiner=refine.from_arguments(args))
-        data = mnist.load(args.mnist_dir)
-        start = mnist.HELDOUT_START
-        if len(data.test_labels) <= start:
-            raise UserError(f"the MNIST test set has {len(data.test_labels)} digits; "
-                            f"the held-out ones start at {start}")
+        images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.stickset", exc)
-    r = evaluate_sticks(detector, data.test_images[start:], data.test_labels[start:], args.pages,
-                        args.seed, args.conf_thres)
+    r = evaluate_sticks(detector, images, labels, args.pages, args.seed, args.conf_thres)
     print(f"{args.pages} pages a kind, held-out MNIST digits, {detector.weights}")
     for kind, name in (("plain", "plain upright 1s"), ("mnist", "MNIST's own 1s")):
         print(f"{name:>17}: numbers read {r[f'number_accuracy_{kind}'] * 100:.1f} % of "
