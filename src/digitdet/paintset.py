@@ -24,7 +24,7 @@ import numpy as np
 
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
-from digitdet.errors import UserError
+from digitdet.errors import UserError, error_exit
 from digitdet.image import parse_size
 from digitdet.mnist import MnistError
 
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                                  refiner=refine.from_arguments(args))
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
-        print(f"digitdet.paintset: error: {exc}", file=sys.stderr)
-        return 2
+        return error_exit("digitdet.paintset", exc)
     glyphs, labels = paint_glyphs(images[:args.limit], labels[:args.limit])
     brush = f"{args.pen * args.height:.0f}-px" if args.pen < 1 else f"{args.pen:g}-px"
     print(f"{len(labels)} held-out MNIST digits, {args.height} px tall, {brush} brush, "

@@ -77,8 +77,8 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
             digit = 1 if rng.random() < ONE_SHARE else int(rng.integers(0, 10))
             pick = by_class[digit]
             mnist_img = images[pick[rng.integers(len(pick))]] if len(pick) else np.zeros((28, 28), np.uint8)
-            stick = stick_one_28(int(rng.integers(2, 4)))
-            glyph = stick if digit == 1 and plain_ones else mnist_img
+            thickness = int(rng.integers(2, 4))  # drawn for every digit: one stream for both kinds
+            glyph = stick_one_28(thickness) if digit == 1 and plain_ones else mnist_img
             gap = rng.uniform(0.1, 0.3)  # between inks, a fraction of the digit's height
             big = cv2.resize(glyph, (side, side), interpolation=cv2.INTER_LINEAR)
             ys, xs = np.nonzero(big >= 0.3 * max(int(big.max()), 1))
