@@ -443,6 +443,54 @@ def test_stick_one_prob_draws_sticks_and_keeps_old_scenes(data: mnist.Mnist) -> 
     assert all(not np.array_equal(a[k].image, c[k].image) for k in ones)  # ... and 1 redraws them all
 
 
+def _seven() -> object:
+    img = np.zeros((28, 28), np.uint8)
+    cv2.line(img, (6, 4), (21, 4), 255, 3)    # the top bar
+    cv2.line(img, (21, 4), (12, 23), 255, 3)  # the stem, slanting down-left
+    return make_glyph(img, 7)
+
+
+@pytest.mark.parametrize("label, prob, width_rel, natural, crossed", [
+    (7, 1.0, 0.1, True, True),     # a 7 in MNIST's own stroke always crossed
+    (7, 1.0, 0.05, False, True),   # ... redrawn with a 5 px pen
+    (7, 1.0, -0.6, False, True),   # ... by a faint bar under a 0.6 px hairline pen too
+    (7, 0.0, 0.1, True, False),    # the default: MNIST's own 7s
+    (1, 1.0, 0.1, True, False),    # only 7s get a bar
+])
+def test_crossed_seven(label: int, prob: float, width_rel: float, natural: bool, crossed: bool) -> None:
+    from digitdet.synth.scene import _digit_mask, _Pen
+
+    pen = _Pen(np.zeros(3, np.float32), width_rel, natural=natural, texture="")
+    glyph = _seven() if label == 7 else _bar(1)
+    plain = _digit_mask(np.random.default_rng(0), glyph, pen, 100.0, 0.0, 0.0)  # type: ignore[arg-type]
+    mask = _digit_mask(np.random.default_rng(0), glyph, pen, 100.0, 0.0, 0.0,  # type: ignore[arg-type]
+                       cross_seven_prob=prob)
+    peak = float(plain.max())
+
+    def widest(m: np.ndarray) -> int:  # the widest run of ink in the middle rows (40-65 % down)
+        ys, xs = np.nonzero(m[40:66] >= 0.5 * peak)
+        return max(int(np.ptp(xs[ys == r])) + 1 for r in np.unique(ys))
+
+    if crossed:  # a bar wider than the stem there, at most half the digit's height long
+        assert 10 <= widest(mask) - widest(plain) <= 50
+        assert mask.shape[0] == plain.shape[0]  # within the digit's height
+    else:
+        assert np.array_equal(mask, plain)
+
+
+def test_cross_seven_prob_keeps_old_scenes(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+
+    def scenes(**extra: float) -> list[scene_mod.Scene]:
+        return list(iter_scenes(pool, SynthConfig(**SMALL, seed=4, **extra), "train", 6))  # type: ignore[arg-type]
+
+    a, b, c = scenes(), scenes(cross_seven_prob=0.0), scenes(cross_seven_prob=1.0)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))  # 0: as before
+    sevens = [k for k, x in enumerate(a) if (x.classes == 7).any()]
+    assert sevens  # some scenes have 7s to cross ...
+    assert all(not np.array_equal(a[k].image, c[k].image) for k in sevens)  # ... and 1 crosses them
+
+
 def test_zhang_suen_thins_a_bar_to_one_pixel() -> None:
     bar = np.zeros((9, 30), bool)
     bar[2:7, 3:27] = True

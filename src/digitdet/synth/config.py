@@ -43,6 +43,7 @@ class SynthConfig:
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     stick_one_prob: float = 0.0  # a '1' drawn as a plain straight stroke instead of an MNIST one
+    cross_seven_prob: float = 0.0  # a '7' gets a bar across its stem (the continental 7)
     class_weights: list[float] = field(default_factory=list)  # relative frequency of digits 0-9 ([]: even)
     hershey_prob: float = 0.0  # a digit from OpenCV's Hershey fonts instead of MNIST (designed shapes)
     font_prob: float = 0.0  # else a digit from one of `fonts` instead of MNIST (handwriting fonts)
