@@ -1,4 +1,5 @@
-"""The plain-1 check: held-out numbers whose 1s are upright strokes, and the same with MNIST 1s."""
+"""The hand-style checks: held-out numbers whose 1s are upright strokes or whose 7s are crossed,
+and the same with MNIST's own."""
 
 from __future__ import annotations
 
@@ -8,25 +9,30 @@ import numpy as np
 import pytest
 
 from digitdet.results import Detections, Prediction
-from digitdet.stickset import StickPage, evaluate_sticks, stick_one_28, stick_page
+from digitdet.stickset import StickPage, cross_seven_28, evaluate_sticks, stick_one_28, stick_page
 from digitdet.stickset import main as stick_main
 
 from conftest import write_mnist
 
 
 def digits28() -> tuple[np.ndarray, np.ndarray]:
-    """Two of each digit: digit c is a filled block 8+c px wide (a wide 1, unlike a stick)."""
+    """Two of each digit: digit c is a filled block 8+c px wide (a wide 1, unlike a stick), but
+    a 7 is a top bar and a 2-px stem (so a bar across it shows)."""
     images = np.zeros((20, 28, 28), np.uint8)
     labels = np.repeat(np.arange(10), 2)
     for k, c in enumerate(labels):
-        images[k, 4:24, 6:14 + c] = 255
+        if c == 7:
+            images[k, 4:6, 6:22] = 255
+            images[k, 6:24, 13:15] = 255
+        else:
+            images[k, 4:24, 6:14 + c] = 255
     return images, labels
 
 
-def pages(plain: bool, n: int = 5, seed: int = 0) -> list[StickPage]:
+def pages(styled: bool, n: int = 5, seed: int = 0, digit: int = 1) -> list[StickPage]:
     images, labels = digits28()
     rng = np.random.default_rng(seed)
-    return [stick_page(rng, images, labels, plain) for _ in range(n)]
+    return [stick_page(rng, images, labels, styled, digit=digit) for _ in range(n)]
 
 
 def test_stick_one_28_is_an_upright_line() -> None:
@@ -35,6 +41,22 @@ def test_stick_one_28_is_an_upright_line() -> None:
     assert img.shape == (28, 28) and img.dtype == np.uint8
     assert ys.min() <= 4 and ys.max() >= 23        # MNIST's 20 px digit height
     assert xs.min() >= 12 and xs.max() <= 16       # a 3-px stroke down the middle
+
+
+@pytest.mark.parametrize("thickness", [2, 3])
+def test_cross_seven_28_adds_a_level_bar_across_the_stem(thickness: int) -> None:
+    seven = np.zeros((28, 28), np.uint8)
+    seven[4:6, 6:22] = 255   # the top bar
+    seven[6:24, 13:15] = 255  # the stem, 2 px wide at columns 13-14
+    crossed = cross_seven_28(seven, thickness)
+    added = (crossed > 127) & ~(seven > 127)
+    ys, xs = np.nonzero(added)
+    assert (crossed >= seven).all() and added.any()          # ink only added
+    assert ys.min() >= 12 and ys.max() <= 16                  # level, within 2 px of row 14
+    assert xs.min() <= 10 and xs.max() >= 17                  # about 10 px long around the stem
+    assert crossed[14, 9] > 127 and crossed[14, 18] > 127     # ink both sides of the stem
+    assert np.array_equal(cross_seven_28(np.zeros((28, 28), np.uint8), thickness),
+                          np.zeros((28, 28), np.uint8))       # no stem there: nothing drawn
 
 
 def test_same_seed_same_page_and_kinds_differ_only_in_the_ones() -> None:
@@ -52,6 +74,23 @@ def test_same_seed_same_page_and_kinds_differ_only_in_the_ones() -> None:
     assert sum(int((p.classes == 1).sum()) for p in plain) >= 10   # about 4 in 10 digits are 1s
 
 
+def test_crossed_seven_pages_differ_from_their_twins_only_at_the_sevens() -> None:
+    crossed, twins = pages(True, digit=7), pages(False, digit=7)
+    for a, m in zip(crossed, twins, strict=True):
+        assert a.classes.tolist() == m.classes.tolist()             # the same digits, same places
+        assert np.array_equal(a.boxes, m.boxes)                     # (the bar lies inside the 7's box)
+        differ = np.nonzero((a.image != m.image).any(2))
+        sevens = a.boxes[a.classes == 7]
+        ys, xs = differ
+        in_a_seven = np.zeros(len(ys), bool)
+        for x1, y1, x2, y2 in sevens:
+            in_a_seven |= (xs >= x1 - 2) & (xs < x2 + 2) & (ys >= y1 - 2) & (ys < y2 + 2)
+        assert len(ys) > 0 and in_a_seven.all()          # ink added at the 7s only (2 px of blur)
+    assert sum(int((p.classes == 7).sum()) for p in crossed) >= 10   # about 4 in 10 digits are 7s
+    with pytest.raises(ValueError, match="featured digit is one of"):
+        pages(True, digit=4)
+
+
 def test_numbers_are_the_rows_of_digits() -> None:
     for page in pages(False):
         texts = [n["text"] for n in page.numbers]
@@ -63,43 +102,50 @@ def test_numbers_are_the_rows_of_digits() -> None:
 
 
 class Replay:
-    """Answers each page with its ground truth at ``score``, without the 1s on plain pages when
-    ``drop_plain_ones`` (pages come plain first, then MNIST, as evaluate_sticks asks)."""
+    """Answers each page featuring ``digit`` with its ground truth at ``score``, without the
+    featured digits on styled pages when ``drop_styled`` (pages come styled first, then MNIST,
+    as evaluate_sticks asks)."""
 
-    def __init__(self, n: int, score: float = 0.9, drop_plain_ones: bool = False) -> None:
-        self.truth = [(p, True) for p in pages(True, n)] + [(p, False) for p in pages(False, n)]
-        self.score, self.drop = score, drop_plain_ones
+    def __init__(self, n: int, score: float = 0.9, drop_styled: bool = False, digit: int = 1) -> None:
+        self.truth = ([(p, True) for p in pages(True, n, digit=digit)]
+                      + [(p, False) for p in pages(False, n, digit=digit)])
+        self.score, self.drop, self.digit = score, drop_styled, digit
 
     def predict(self, image: np.ndarray) -> Prediction:
-        page, plain = self.truth.pop(0)
+        page, styled = self.truth.pop(0)
         assert np.array_equal(page.image, image)
-        keep = ~((page.classes == 1) & plain & self.drop)
+        keep = ~((page.classes == self.digit) & styled & self.drop)
         return Prediction(Detections(page.boxes[keep], np.full(int(keep.sum()), self.score, np.float32),
                                      page.classes[keep]))
 
 
-def share_without_ones(n: int) -> float:
-    texts = [t["text"] for p in pages(True, n) for t in p.numbers]
-    return sum("1" not in t for t in texts) / len(texts)
+def share_without(n: int, digit: int = 1) -> float:
+    texts = [t["text"] for p in pages(True, n, digit=digit) for t in p.numbers]
+    return sum(str(digit) not in t for t in texts) / len(texts)
 
 
-def test_the_pages_have_numbers_with_and_without_ones() -> None:
-    assert 0.1 < share_without_ones(5) < 0.9  # so the second case below tells the two apart
+@pytest.mark.parametrize("digit", [1, 7])
+def test_the_pages_have_numbers_with_and_without_the_featured_digit(digit: int) -> None:
+    assert 0.0 < share_without(5, digit) < 0.9  # so the "misses" cases below tell the two apart
 
 
-@pytest.mark.parametrize("detector, plain, ones_plain", [
+@pytest.mark.parametrize("detector, styled, featured_styled", [
     (Replay(5), 1.0, 1.0),                                  # reads every page right
-    (Replay(5, drop_plain_ones=True), share_without_ones(5), 0.0),  # misses every plain 1
+    (Replay(5, drop_styled=True), share_without(5), 0.0),   # misses every plain 1
     (Replay(5, score=0.2), 0.0, 0.0),                      # right boxes, under the confidence
+    (Replay(5, digit=7), 1.0, 1.0),                         # crossed 7s: reads every page right
+    (Replay(5, drop_styled=True, digit=7), share_without(5, 7), 0.0),  # misses every crossed 7
 ])
-def test_evaluate_sticks(detector: Replay, plain: float, ones_plain: float) -> None:
+def test_evaluate_sticks(detector: Replay, styled: float, featured_styled: float) -> None:
     images, labels = digits28()
-    r = evaluate_sticks(detector, images, labels, pages=5, seed=0)
+    r = evaluate_sticks(detector, images, labels, pages=5, seed=0, digit=detector.digit)
     mnist = 0.0 if detector.score < 0.25 else 1.0
-    assert r["number_accuracy_plain"] == pytest.approx(plain)
-    assert r["ones_read_plain"] == ones_plain
-    assert r["number_accuracy_mnist"] == mnist and r["ones_read_mnist"] == mnist
-    assert r["numbers_plain"] == r["numbers_mnist"] == 20 and r["ones_plain"] == r["ones_mnist"] > 0
+    assert r["digit"] == detector.digit
+    assert r["number_accuracy_styled"] == pytest.approx(styled)
+    assert r["featured_read_styled"] == featured_styled
+    assert r["number_accuracy_mnist"] == mnist and r["featured_read_mnist"] == mnist
+    assert r["numbers_styled"] == r["numbers_mnist"] == 20
+    assert r["featured_styled"] == r["featured_mnist"] > 0
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,15 +1,19 @@
-"""Out-of-distribution check: numbers whose 1s are plain upright strokes.
+"""Out-of-distribution check: numbers whose 1s are plain upright strokes, or whose 7s are crossed.
 
-Many people write a 1 as one straight vertical stroke; MNIST's ones are mostly slanted, curved or
-flagged. Each page is a white 640x480 sheet with four lines of 3-5 digit numbers, 30-50 px tall,
-made of held-out MNIST digits, about four digits in ten a 1. On the "plain" pages every 1 is a
-straight upright stroke drawn in MNIST's own format (a line 2-3 px wide and 20 px tall in a 28 px
-square, enlarged with the digits beside it); the "mnist" pages are the same pages with MNIST's own
-1s, the control. ``python -m digitdet.val`` reports, for both, the numbers read exactly (text and
-box, as on the test split) and the share of 1s read as 1s (a kept box, IoU >= 0.5).
+Many people write a 1 as one straight vertical stroke, and much of Europe and Latin America
+crosses the stem of a 7; MNIST's ones are mostly slanted, curved or flagged, and its 7s are almost
+never crossed. Each page is a white 640x480 sheet with four lines of 3-5 digit numbers, 30-50 px
+tall, made of held-out MNIST digits, about four digits in ten the featured digit (1 or 7). On the
+"styled" pages every 1 is a straight upright stroke drawn in MNIST's own format (a line 2-3 px wide
+and 20 px tall in a 28 px square, enlarged with the digits beside it), or every 7 gets a bar 2-3 px
+thick across its stem; the "mnist" pages are the same pages with MNIST's own digits, the control.
+``python -m digitdet.val`` reports, for both, the numbers read exactly (text and box, as on the
+test split) and the share of featured digits read as themselves (a kept box, IoU >= 0.5): the
+``sticks`` and ``crossed_sevens`` lines.
 
 Usage:
-    python -m digitdet.stickset --mnist-dir ../shared/mnist          # val's sticks line
+    python -m digitdet.stickset --mnist-dir ../shared/mnist          # val's two lines
+    python -m digitdet.stickset --digit 7                            # crossed 7s only
     python -m digitdet.stickset --pages 200 --weights runs/judge/x.onnx --no-refiner
 """
 
@@ -31,7 +35,8 @@ from digitdet.mnist import MnistError
 STICK_PAGES = 60  # pages of each kind that val draws
 STICK_SEED = 0
 PAGE_SIZE = (640, 480)  # (w, h)
-ONE_SHARE = 0.4  # a digit is a 1 this often
+FEATURED_SHARE = 0.4  # a digit is the featured one (1 or 7) this often
+STYLES = {1: "sticks", 7: "crossed_sevens"}  # featured digit -> val's report key
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,29 @@ def stick_one_28(thickness: int) -> np.ndarray:
     return img
 
 
+def cross_seven_28(seven: np.ndarray, thickness: int) -> np.ndarray:
+    """An MNIST 7 ``(28, 28) uint8`` (white on black) with a level bar ``thickness`` px thick
+    and 10 px long across its stem at row 14, centred on the stem's ink in rows 13-15 (a copy;
+    the 7 itself when no ink lies there)."""
+    ys, xs = np.nonzero(seven[13:16] > 127)
+    if not len(xs):
+        return seven
+    out = seven.copy()
+    cx = int(np.median(xs))
+    cv2.line(out, (cx - 5, 14), (cx + 5, 14), 255, thickness, cv2.LINE_AA)
+    return out
+
+
 def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
-               plain_ones: bool, size: tuple[int, int] = PAGE_SIZE) -> StickPage:
+               styled: bool, size: tuple[int, int] = PAGE_SIZE, digit: int = 1) -> StickPage:
     """A page of numbers from ``images (N, 28, 28) uint8`` / ``labels (N,)`` (white on black),
-    black on white, 0.1-0.3 of a digit's height between inks; its 1s are :func:`stick_one_28`
-    strokes when ``plain_ones``, else MNIST 1s. ``rng`` is drawn from the same way for both
-    kinds, so one seed gives the same digits twice with only the 1s different (and the digits
-    after a 1 shifted by the difference in its width)."""
+    black on white, 0.1-0.3 of a digit's height between inks, ``digit`` (1 or 7) four digits in
+    ten; when ``styled``, its 1s are :func:`stick_one_28` strokes or its 7s are crossed by
+    :func:`cross_seven_28`, else MNIST's own. ``rng`` is drawn from the same way for both kinds,
+    so one seed gives the same digits twice with only the featured ones different (and the
+    digits after a 1 shifted by the difference in its width)."""
+    if digit not in STYLES:
+        raise ValueError(f"the featured digit is one of {sorted(STYLES)}, got {digit}")
     w, h = size
     page = np.full((h, w), 255, np.uint8)
     by_class = [np.flatnonzero(labels == c) for c in range(10)]
@@ -74,11 +95,13 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
         y = 40 + row * (h - 40) // rows
         first = len(classes)
         for _ in range(n):
-            digit = 1 if rng.random() < ONE_SHARE else int(rng.integers(0, 10))
-            pick = by_class[digit]
+            cls = digit if rng.random() < FEATURED_SHARE else int(rng.integers(0, 10))
+            pick = by_class[cls]
             mnist_img = images[pick[rng.integers(len(pick))]] if len(pick) else np.zeros((28, 28), np.uint8)
             thickness = int(rng.integers(2, 4))  # drawn for every digit: one stream for both kinds
-            glyph = stick_one_28(thickness) if digit == 1 and plain_ones else mnist_img
+            glyph = mnist_img
+            if cls == digit and styled:
+                glyph = stick_one_28(thickness) if digit == 1 else cross_seven_28(mnist_img, thickness)
             gap = rng.uniform(0.1, 0.3)  # between inks, a fraction of the digit's height
             big = cv2.resize(glyph, (side, side), interpolation=cv2.INTER_LINEAR)
             ys, xs = np.nonzero(big >= 0.3 * max(int(big.max()), 1))
@@ -90,7 +113,7 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
             roi = page[y:y + side, left:left + side]
             np.minimum(roi, 255 - big, out=roi)
             boxes.append([left + xs.min(), y + ys.min(), left + xs.max() + 1, y + ys.max() + 1])
-            classes.append(digit)
+            classes.append(cls)
             x = left + int(xs.max()) + 1 + int(round(gap * (ys.max() + 1 - ys.min())))
         if len(classes) > first:
             b = np.array(boxes[first:], np.float32)
@@ -103,32 +126,34 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
 
 def evaluate_sticks(detector: Any, images: np.ndarray, labels: np.ndarray,
                     pages: int = STICK_PAGES, seed: int = STICK_SEED,
-                    conf: float = DEFAULT_CONF) -> dict[str, Any]:
-    """``detector`` on ``pages`` plain-1 pages and the same pages with MNIST 1s: ``numbers``
-    and ``ones`` per kind, ``number_accuracy_<kind>`` (text and box, IoU >= 0.5) and
-    ``ones_read_<kind>`` (share of 1s under a kept box of class 1 with IoU >= 0.5)."""
+                    conf: float = DEFAULT_CONF, digit: int = 1) -> dict[str, Any]:
+    """``detector`` on ``pages`` styled pages featuring ``digit`` (see :func:`stick_page`) and
+    the same pages with MNIST's digits: ``numbers`` and ``featured`` per kind (``styled``,
+    ``mnist``), ``number_accuracy_<kind>`` (text and box, IoU >= 0.5) and
+    ``featured_read_<kind>`` (share of featured digits under a kept box of their class with IoU
+    >= 0.5)."""
     from digitdet.numbers import read_numbers
     from digitdet.val import match_numbers
 
-    report: dict[str, Any] = {"pages": pages}
-    for kind, plain in (("plain", True), ("mnist", False)):
+    report: dict[str, Any] = {"pages": pages, "digit": digit}
+    for kind, styled in (("styled", True), ("mnist", False)):
         rng = np.random.default_rng(seed)
-        hits = n_numbers = ones = ones_read = 0
+        hits = n_numbers = featured = featured_read = 0
         for _ in range(pages):
-            sp = stick_page(rng, images, labels, plain)
+            sp = stick_page(rng, images, labels, styled, digit=digit)
             det = detector.predict(sp.image).detections
             det = det[det.confidence >= conf]
             hits += match_numbers(sp.numbers, read_numbers(det))
             n_numbers += len(sp.numbers)
-            is_one = sp.classes == 1
-            ones += int(is_one.sum())
-            if len(det) and is_one.any():
-                iou = box_iou(sp.boxes[is_one], det.xyxy) * (det.class_id[None] == 1)
-                ones_read += int((iou.max(1) >= 0.5).sum())
+            is_it = sp.classes == digit
+            featured += int(is_it.sum())
+            if len(det) and is_it.any():
+                iou = box_iou(sp.boxes[is_it], det.xyxy) * (det.class_id[None] == digit)
+                featured_read += int((iou.max(1) >= 0.5).sum())
         report[f"numbers_{kind}"] = n_numbers
-        report[f"ones_{kind}"] = ones
+        report[f"featured_{kind}"] = featured
         report[f"number_accuracy_{kind}"] = hits / max(n_numbers, 1)
-        report[f"ones_read_{kind}"] = ones_read / max(ones, 1)
+        report[f"featured_read_{kind}"] = featured_read / max(featured, 1)
     return report
 
 
@@ -139,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--pages", type=int, default=STICK_PAGES, help="pages of each kind")
     p.add_argument("--seed", type=int, default=STICK_SEED)
+    p.add_argument("--digit", type=int, choices=sorted(STYLES), default=None,
+                   help="only the plain 1s (1) or the crossed 7s (7); default both")
     p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--imgsz", type=int, default=None)
     recognize.add_arguments(p)
@@ -158,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.stickset", exc)
-    r = evaluate_sticks(detector, images, labels, args.pages, args.seed, args.conf_thres)
     print(f"{args.pages} pages a kind, held-out MNIST digits, {detector.weights}")
-    for kind, name in (("plain", "plain upright 1s"), ("mnist", "MNIST's own 1s")):
-        print(f"{name:>17}: numbers read {r[f'number_accuracy_{kind}'] * 100:.1f} % of "
-              f"{r[f'numbers_{kind}']}, 1s read {r[f'ones_read_{kind}'] * 100:.1f} % of {r[f'ones_{kind}']}")
+    names = {1: ("plain upright 1s", "MNIST's own 1s"), 7: ("crossed 7s", "MNIST's own 7s")}
+    for digit in [args.digit] if args.digit else sorted(STYLES):
+        r = evaluate_sticks(detector, images, labels, args.pages, args.seed, args.conf_thres, digit)
+        for kind, name in zip(("styled", "mnist"), names[digit], strict=True):
+            print(f"{name:>17}: numbers read {r[f'number_accuracy_{kind}'] * 100:.1f} % of "
+                  f"{r[f'numbers_{kind}']}, {digit}s read {r[f'featured_read_{kind}'] * 100:.1f} % "
+                  f"of {r[f'featured_{kind}']}")
     return 0
 
 
