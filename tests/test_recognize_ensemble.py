@@ -99,3 +99,95 @@ def test_cli_writes_a_recognizer(tmp_path: Path) -> None:
     image = np.full((64, 64, 3), 255, np.uint8)
     probs = Recognizer(out)(image, np.array([[10, 10, 40, 50]], np.float32))
     assert probs.shape == (1, BACKGROUND + 1) and abs(float(probs.sum()) - 1) < 1e-5
+
+
+def trained_like_member(tmp_path: Path, seed: int, full_res: bool) -> Path:
+    """A recognizer whose batch norms hold non-trivial statistics (as a trained one's), exported."""
+    import torch
+
+    from digitdet.recognize_train import build_net, export_onnx
+
+    torch.manual_seed(seed)
+    net = build_net(4, full_res)
+    for bn in (m for m in net if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.uniform_(-1, 1)  # type: ignore[union-attr]  # tracked: never None here
+        bn.running_var.uniform_(0.5, 2)  # type: ignore[union-attr]
+        torch.nn.init.uniform_(bn.weight, 0.5, 1.5)
+        torch.nn.init.uniform_(bn.bias, -0.5, 0.5)
+    return export_onnx(net.eval(), tmp_path / f"t{seed}{'f' if full_res else ''}.onnx")
+
+
+@pytest.mark.parametrize("members, full_res", [
+    ([0], False),         # one recognizer, the stride-2 layout
+    ([1], True),          # one full-resolution recognizer
+    ([0, 2], True),       # an ensemble of two: both members, in order
+])
+def test_member_nets_hold_the_files_networks(tmp_path: Path, members: list[int], full_res: bool) -> None:
+    # the exported file folds each batch norm into its convolution; member_nets reads them back
+    import onnx
+    import torch
+
+    from digitdet.recognize_ensemble import ensemble
+    from digitdet.recognize_train import member_nets
+
+    paths = [trained_like_member(tmp_path, s, full_res) for s in members]
+    model = ensemble([onnx.load(str(p)) for p in paths]) if len(paths) > 1 else onnx.load(str(paths[0]))
+    nets = member_nets(model)
+    crops = np.random.default_rng(0).normal(size=(6, 1, CROP, CROP)).astype(np.float32)
+    assert len(nets) == len(members)
+    for net, path in zip(nets, paths, strict=True):
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net)
+        with torch.no_grad():
+            got = net(torch.from_numpy(crops)).numpy()
+        assert np.allclose(got, run(path, crops), atol=1e-4)  # the same network, weight for weight
+
+
+def test_member_nets_rejects_what_is_not_a_recognizer() -> None:
+    from digitdet.recognize_train import member_nets
+
+    with pytest.raises(UserError, match="no recognizer network"):
+        member_nets(identity_model(["n", 1, CROP, CROP]))
+
+
+def test_fine_tuning_starts_from_the_file(tmp_path: Path) -> None:
+    # train_net(init=...) trains the given network: at a tiny rate it stays close to the file,
+    # at a real one it learns (bar crops: a bar is a 1, no bar is background)
+    import onnx
+    import torch
+
+    from digitdet.recognize import standardize
+    from digitdet.recognize_train import member_nets, train_net
+    from test_recognize import bar_crops
+
+    def loss(net: torch.nn.Module) -> float:
+        with torch.no_grad():
+            logits = net(torch.from_numpy(standardize(x)))
+        return float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(y)))
+
+    path = trained_like_member(tmp_path, 0, False)
+    x, y = bar_crops(256, np.random.default_rng(0))
+    crops = np.random.default_rng(1).normal(size=(4, 1, CROP, CROP)).astype(np.float32)
+    def quiet(*a: object, **k: object) -> None:
+        pass
+
+    still = train_net(x, y, 1, 0, batch=32, augment=0.0, log=quiet,
+                      init=member_nets(onnx.load(str(path)))[0], lr=1e-7)
+    with torch.no_grad():
+        assert np.allclose(still(torch.from_numpy(crops)).numpy(), run(path, crops), atol=1e-3)
+    learnt = train_net(x, y, 4, 0, batch=32, augment=0.0, log=quiet,
+                       init=member_nets(onnx.load(str(path)))[0], lr=3e-3)
+    assert loss(learnt) < 0.5 * loss(member_nets(onnx.load(str(path)))[0])
+
+
+@pytest.mark.parametrize("init, message", [
+    ("missing.onnx", "not found"),        # no such file
+    ("junk.onnx", "cannot read"),         # not ONNX
+])
+def test_recognize_train_init_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  init: str, message: str) -> None:
+    from digitdet.recognize_train import main
+
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    assert main(["--data", str(tmp_path / "none"), "--init", str(tmp_path / init)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("digitdet.recognize_train: error: ")

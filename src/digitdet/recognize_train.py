@@ -99,13 +99,17 @@ def mine_crops(detector: Any, root: Path, split: str, per: int, neg_cap: int,
     return x, np.asarray(ys, np.int64)
 
 
-def build_net(width: int = 16, full_res: bool = False) -> Any:
+def build_net(width: int = 16, full_res: bool = False, batchnorm: bool = True) -> Any:
     """The recognizer CNN: ``(N, 1, 32, 32)`` -> ``(N, 11)`` logits; about 5 M multiply-adds a
     crop at ``width`` 16, a quarter of that at 8. ``full_res``: the first two convolutions at 32 x
-    32 (stride 1) and a third stage, about twice the multiply-adds."""
+    32 (stride 1) and a third stage, about twice the multiply-adds. ``batchnorm=False``: each
+    convolution with a bias and no batch norm, as an exported recognizer holds them (the exporter
+    folds each batch norm into its convolution; see :func:`member_nets`)."""
     from torch import nn
 
     def block(cin: int, cout: int, stride: int = 1) -> list[Any]:
+        if not batchnorm:
+            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=True), nn.ReLU()]
         return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
     w = width
@@ -116,6 +120,46 @@ def build_net(width: int = 16, full_res: bool = False) -> Any:
     body = [*stem, nn.MaxPool2d(2), *block(2 * w, 4 * w), *block(4 * w, 4 * w), nn.MaxPool2d(2)]  # -> 4
     return nn.Sequential(*body, nn.Flatten(), nn.Linear(4 * w * (CROP // 8) ** 2, 128), nn.ReLU(),
                          nn.Dropout(0.2), nn.Linear(128, BACKGROUND + 1))
+
+
+def member_nets(model: Any) -> list[Any]:
+    """The networks in a recognizer ``onnx.ModelProto``, one or an ensemble's members (see
+    :mod:`digitdet.recognize_ensemble`), each a :func:`build_net` with ``batchnorm=False``
+    holding the file's weights, for fine-tuning. Raises :class:`UserError` for a graph that is
+    not made of such networks."""
+    import re
+
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+
+    weights = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    layers: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # member prefix -> (W, b) in graph order
+    for node in model.graph.node:
+        if node.op_type in ("Conv", "Gemm"):
+            if len(node.input) != 3 or not all(x in weights for x in node.input[1:]):
+                raise UserError(f"recognizer node {node.name}: expected weights and a bias")
+            prefix = re.match(r"(?:m\d+_)*", node.input[1]).group(0)  # type: ignore[union-attr]
+            layers.setdefault(prefix, []).append((weights[node.input[1]], weights[node.input[2]]))
+    nets = []
+    for prefix, params in layers.items():
+        n_conv = sum(w.ndim == 4 for w, _ in params)
+        if n_conv not in (4, 6) or len(params) != n_conv + 2 or params[0][0].shape[1] != 1:
+            raise UserError(f"recognizer member '{prefix}': {n_conv} convolutions and "
+                            f"{len(params) - n_conv} dense layers is not a recognize_train network")
+        net = build_net(int(params[0][0].shape[0]), n_conv == 6, batchnorm=False)
+        mods = [m for m in net if isinstance(m, (nn.Conv2d, nn.Linear))]
+        for mod, (w, b) in zip(mods, params, strict=True):
+            if tuple(mod.weight.shape) != w.shape:
+                raise UserError(f"recognizer member '{prefix}': a layer of shape {w.shape}, "
+                                f"expected {tuple(mod.weight.shape)}")
+            with torch.no_grad():
+                mod.weight.copy_(torch.from_numpy(w.copy()))
+                mod.bias.copy_(torch.from_numpy(b.copy()))  # type: ignore[union-attr]  # bias=True
+        nets.append(net.eval())
+    if not nets:
+        raise UserError("no recognizer network in the file")
+    return nets
 
 
 def random_affine(xb: Any, rng: np.random.Generator, strength: float) -> Any:
@@ -194,21 +238,23 @@ def add_lines(crops: np.ndarray, rng: np.random.Generator, prob: float) -> np.nd
 
 def train_net(x: np.ndarray, y: np.ndarray, epochs: int, seed: int, width: int = 16,
               batch: int = 256, augment: float = 1.0, full_res: bool = False,
-              lines: float = 0.0, log: Any = print) -> Any:
+              lines: float = 0.0, log: Any = print, init: Any = None, lr: float = 3e-3) -> Any:
     """Train :func:`build_net` on crops ``x (N, 32, 32) uint8``, labels ``y (N,)``; each batch
     given :func:`add_lines` at ``lines``, half inverted (light on dark and dark on light both
     occur) and moved by :func:`random_affine` at ``augment``; ``full_res`` as
-    :func:`build_net`. Returns the model in eval mode."""
+    :func:`build_net`. ``init``: a network to fine-tune instead (``width`` and ``full_res`` then
+    unused); ``lr``: the one-cycle schedule's peak rate. Returns the model in eval mode."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_net(width, full_res)
-    log(f"recognizer: width {width}, {sum(p.numel() for p in model.parameters())} parameters")
+    model = init if init is not None else build_net(width, full_res)
+    what = "fine-tuned" if init is not None else f"width {width}"
+    log(f"recognizer: {what}, {sum(p.numel() for p in model.parameters())} parameters")
     steps = max(epochs * (len(x) // batch), 1)
     opt = torch.optim.AdamW(model.parameters(), 2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     ys = torch.from_numpy(y)
     for epoch in range(epochs):
@@ -258,6 +304,22 @@ def export_onnx(model: Any, path: Path, size: int = CROP, output: str = "logits"
     return path
 
 
+def load_init(path: str) -> list[Any]:
+    """:func:`member_nets` of the recognizer ONNX at ``path``; :class:`UserError` when it is
+    missing, not ONNX, or not a recognizer."""
+    try:
+        import onnx
+    except ImportError:
+        raise UserError("fine-tuning a recognizer needs onnx: pip install 'digitdet[train]'") from None
+    if not Path(path).is_file():
+        raise UserError(f"--init {path} not found")
+    try:
+        model = onnx.load(path)
+    except Exception as exc:  # onnx raises DecodeError and others for a bad file
+        raise UserError(f"cannot read {path} as ONNX: {str(exc).splitlines()[0][:200]}") from None
+    return member_nets(model)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.recognize_train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -277,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="share of training crops given a box/rule line beside the digit (0: none)")
     p.add_argument("--parts", action="store_true",
                    help="also label detector boxes on part of a digit 'not a digit'")
+    p.add_argument("--init", default=None, metavar="REC.onnx",
+                   help="fine-tune this recognizer (each member of an ensemble, seeds --seed, "
+                        "--seed+1, ...) instead of training a new one; --width/--full-res unused")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (one cycle)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", default="runs/recognize/recognizer.onnx")
     args = p.parse_args(argv)
@@ -286,12 +352,15 @@ def main(argv: list[str] | None = None) -> int:
                             "--augment at least 0")
         if not 0 <= args.lines <= 1:
             raise UserError(f"--lines is a share of crops, 0 to 1, got {args.lines}")
+        if not 0 < args.lr <= 0.1:
+            raise UserError(f"--lr must lie in (0, 0.1], got {args.lr:g}")
         try:  # checked before minutes of mining crops
             import torch
         except ImportError:
             raise UserError("training the recognizer needs torch: pip install 'digitdet[train]'"
                             ) from None
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)  # before, not after, training
+        inits = load_init(args.init) if args.init else [None]  # checked before mining too
         from digitdet.detector import DigitDetector
 
         detector = DigitDetector(args.weights, conf=args.conf, recognizer=False)
@@ -310,10 +379,24 @@ def main(argv: list[str] | None = None) -> int:
         n_val = min(3000, len(x) // 10)
         val, tr = held[:n_val], held[n_val:]
         torch.set_num_threads(os.cpu_count() or 1)  # every core (torch may default to fewer)
-        model = train_net(x[tr], y[tr], args.epochs, args.seed, args.width, augment=args.augment,
-                          full_res=args.full_res, lines=args.lines)
-        print(f"held-out crops ({n_val}): accuracy {accuracy(model, x[val], y[val]):.4f}")
-        out = export_onnx(model, Path(args.output))
+        out = Path(args.output)
+        written = []
+        for k, init in enumerate(inits):
+            if len(inits) > 1:
+                print(f"member {k + 1} of {len(inits)}")
+            model = train_net(x[tr], y[tr], args.epochs, args.seed + k, args.width,
+                              augment=args.augment, full_res=args.full_res, lines=args.lines,
+                              init=init, lr=args.lr)
+            print(f"held-out crops ({n_val}): accuracy {accuracy(model, x[val], y[val]):.4f}")
+            path = out if len(inits) == 1 else out.with_name(f"{out.stem}-m{k}{out.suffix}")
+            written.append(export_onnx(model, path))
+        if len(written) > 1:  # the fine-tuned members averaged again, as the file was
+            import onnx
+
+            from digitdet.recognize_ensemble import ensemble
+
+            onnx.save(ensemble([onnx.load(str(w)) for w in written], [str(w) for w in written]),
+                      str(out))
     except (UserError, OSError) as exc:  # OSError: an output that cannot be written
         return error_exit("digitdet.recognize_train", exc)
     print(f"wrote {out}")
