@@ -430,17 +430,21 @@ def test_stick_one_is_a_plain_upright_stroke(width_rel: float, natural: bool, wi
     assert peak[0] <= float(mask.max()) <= peak[1]
 
 
-def test_stick_one_prob_draws_sticks_and_keeps_old_scenes(data: mnist.Mnist) -> None:
+@pytest.mark.parametrize("key, digit", [
+    ("stick_one_prob", 1),     # 1s redrawn as plain sticks
+    ("cross_seven_prob", 7),   # 7s crossed
+])
+def test_style_prob_redraws_its_digit_and_keeps_old_scenes(data: mnist.Mnist, key: str, digit: int) -> None:
     pool = build_pool(["train[0:60]"], data)
 
     def scenes(**extra: float) -> list[scene_mod.Scene]:
         return list(iter_scenes(pool, SynthConfig(**SMALL, seed=4, **extra), "train", 6))  # type: ignore[arg-type]
 
-    a, b, c = scenes(), scenes(stick_one_prob=0.0), scenes(stick_one_prob=1.0)
+    a, b, c = scenes(), scenes(**{key: 0.0}), scenes(**{key: 1.0})
     assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))  # 0: as before
-    ones = [k for k, x in enumerate(a) if (x.classes == 1).any()]
-    assert ones  # some scenes have 1s to redraw ...
-    assert all(not np.array_equal(a[k].image, c[k].image) for k in ones)  # ... and 1 redraws them all
+    having = [k for k, x in enumerate(a) if (x.classes == digit).any()]
+    assert having  # some scenes have the digit to redraw ...
+    assert all(not np.array_equal(a[k].image, c[k].image) for k in having)  # ... and 1 redraws them all
 
 
 def _seven() -> object:
@@ -476,19 +480,6 @@ def test_crossed_seven(label: int, prob: float, width_rel: float, natural: bool,
         assert mask.shape[0] == plain.shape[0]  # within the digit's height
     else:
         assert np.array_equal(mask, plain)
-
-
-def test_cross_seven_prob_keeps_old_scenes(data: mnist.Mnist) -> None:
-    pool = build_pool(["train[0:60]"], data)
-
-    def scenes(**extra: float) -> list[scene_mod.Scene]:
-        return list(iter_scenes(pool, SynthConfig(**SMALL, seed=4, **extra), "train", 6))  # type: ignore[arg-type]
-
-    a, b, c = scenes(), scenes(cross_seven_prob=0.0), scenes(cross_seven_prob=1.0)
-    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))  # 0: as before
-    sevens = [k for k, x in enumerate(a) if (x.classes == 7).any()]
-    assert sevens  # some scenes have 7s to cross ...
-    assert all(not np.array_equal(a[k].image, c[k].image) for k in sevens)  # ... and 1 crosses them
 
 
 def test_zhang_suen_thins_a_bar_to_one_pixel() -> None:
