@@ -125,8 +125,9 @@ def build_net(width: int = 16, full_res: bool = False, batchnorm: bool = True) -
 def member_nets(model: Any) -> list[Any]:
     """The networks in a recognizer ``onnx.ModelProto``, one or an ensemble's members (see
     :mod:`digitdet.recognize_ensemble`), each a :func:`build_net` with ``batchnorm=False``
-    holding the file's weights, for fine-tuning. Raises :class:`UserError` for a graph that is
-    not made of such networks."""
+    holding the file's weights, for fine-tuning; an ensemble of ensembles comes back as its
+    networks side by side (averaged again, each then weighs the same). Raises
+    :class:`UserError` for a graph that is not made of such networks."""
     import re
 
     import torch
