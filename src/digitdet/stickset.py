@@ -60,14 +60,20 @@ def stick_one_28(thickness: int) -> np.ndarray:
 
 def cross_seven_28(seven: np.ndarray, thickness: int) -> np.ndarray:
     """An MNIST 7 ``(28, 28) uint8`` (white on black) with a level bar ``thickness`` px thick
-    and 10 px long across its stem at row 14, centred on the stem's ink in rows 13-15 (a copy;
-    the 7 itself when no ink lies there)."""
-    ys, xs = np.nonzero(seven[13:16] > 127)
+    and 10 px long across its stem 55 % of the way down its ink, centred on the stem's ink in
+    that row and the rows beside it (a copy; the 7 itself when it has no ink). Not at a fixed
+    row: on a short 7 that bar met the top stroke and closed a loop, a 4 or a 9 rather than a
+    crossed 7."""
+    rows = np.nonzero((seven > 127).any(1))[0]
+    if not len(rows):
+        return seven
+    y = int(round(rows.min() + 0.55 * (rows.max() - rows.min())))
+    xs = np.nonzero(seven[max(y - 1, 0):y + 2] > 127)[1]
     if not len(xs):
         return seven
     out = seven.copy()
     cx = int(np.median(xs))
-    cv2.line(out, (cx - 5, 14), (cx + 5, 14), 255, thickness, cv2.LINE_AA)
+    cv2.line(out, (cx - 5, y), (cx + 5, y), 255, thickness, cv2.LINE_AA)
     return out
 
 
