@@ -43,18 +43,23 @@ def test_stick_one_28_is_an_upright_line() -> None:
     assert xs.min() >= 12 and xs.max() <= 16       # a 3-px stroke down the middle
 
 
-@pytest.mark.parametrize("thickness", [2, 3])
-def test_cross_seven_28_adds_a_level_bar_across_the_stem(thickness: int) -> None:
+@pytest.mark.parametrize("thickness, top, bar_row", [
+    (2, 4, 14),     # a 7 of MNIST's height (rows 4-23): crossed at row 14
+    (3, 4, 14),     # ... with a thicker pen
+    (2, 12, 18),    # a short 7 (rows 12-23): crossed lower, at 55 % of its ink, clear of its top
+])
+def test_cross_seven_28_adds_a_level_bar_across_the_stem(thickness: int, top: int, bar_row: int) -> None:
     seven = np.zeros((28, 28), np.uint8)
-    seven[4:6, 6:22] = 255   # the top bar
-    seven[6:24, 13:15] = 255  # the stem, 2 px wide at columns 13-14
+    seven[top:top + 2, 6:22] = 255   # the top bar
+    seven[top + 2:24, 13:15] = 255   # the stem, 2 px wide at columns 13-14, down to row 23
     crossed = cross_seven_28(seven, thickness)
     added = (crossed > 127) & ~(seven > 127)
     ys, xs = np.nonzero(added)
     assert (crossed >= seven).all() and added.any()          # ink only added
-    assert ys.min() >= 12 and ys.max() <= 16                  # level, within 2 px of row 14
+    assert ys.min() >= bar_row - 2 and ys.max() <= bar_row + 2  # level, within 2 px of its row
+    assert ys.min() > top + 3                                 # never touching the top stroke
     assert xs.min() <= 10 and xs.max() >= 17                  # about 10 px long around the stem
-    assert crossed[14, 9] > 127 and crossed[14, 18] > 127     # ink both sides of the stem
+    assert crossed[bar_row, 9] > 127 and crossed[bar_row, 18] > 127  # ink both sides of the stem
     assert np.array_equal(cross_seven_28(np.zeros((28, 28), np.uint8), thickness),
                           np.zeros((28, 28), np.uint8))       # no stem there: nothing drawn
 
