@@ -31,6 +31,19 @@ def _inputs(graph: Any) -> list[Any]:
     return [i for i in graph.input if i.name not in weights]
 
 
+def read_model(path: Path, label: str) -> Any:
+    """The ``onnx.ModelProto`` at ``path`` (needs the ``onnx`` package); :class:`UserError`
+    "``label`` ``path`` not found" when there is no file, or "cannot read" when it is not ONNX."""
+    import onnx
+
+    if not path.is_file():
+        raise UserError(f"{label} {path} not found")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # onnx raises DecodeError and others for a bad file
+        raise UserError(f"cannot read {path} as ONNX: {str(exc).splitlines()[0][:200]}") from None
+
+
 def _check_member(model: Any, name: str) -> None:
     """Raise :class:`UserError` unless ``model`` has one ``(N, 1, 32, 32)`` input and one
     ``(N, 11)`` output, as ``recognize_train`` writes."""
@@ -104,15 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             raise UserError("averaging recognizers needs onnx: pip install 'digitdet[train]'"
                             ) from None
-        members = []
-        for path in map(Path, args.members):
-            if not path.is_file():
-                raise UserError(f"recognizer {path} not found")
-            try:
-                members.append(onnx.load(str(path)))
-            except Exception as exc:  # onnx raises DecodeError and others for a bad file
-                raise UserError(f"cannot read {path} as ONNX: {str(exc).splitlines()[0][:200]}"
-                                ) from None
+        members = [read_model(path, "recognizer") for path in map(Path, args.members)]
         model = ensemble(members, [str(m) for m in args.members])
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

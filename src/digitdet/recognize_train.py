@@ -309,16 +309,12 @@ def load_init(path: str) -> list[Any]:
     """:func:`member_nets` of the recognizer ONNX at ``path``; :class:`UserError` when it is
     missing, not ONNX, or not a recognizer."""
     try:
-        import onnx
+        import onnx  # noqa: F401 (checked here for a one-line error)
     except ImportError:
         raise UserError("fine-tuning a recognizer needs onnx: pip install 'digitdet[train]'") from None
-    if not Path(path).is_file():
-        raise UserError(f"--init {path} not found")
-    try:
-        model = onnx.load(path)
-    except Exception as exc:  # onnx raises DecodeError and others for a bad file
-        raise UserError(f"cannot read {path} as ONNX: {str(exc).splitlines()[0][:200]}") from None
-    return member_nets(model)
+    from digitdet.recognize_ensemble import read_model
+
+    return member_nets(read_model(Path(path), "--init"))
 
 
 def main(argv: list[str] | None = None) -> int:
