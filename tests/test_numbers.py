@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitdet.numbers import read_numbers
+from digitdet.numbers import dedupe, read_numbers
 from digitdet.results import Detections
 
 
@@ -91,3 +91,41 @@ def test_duplicates_are_read_once(name: str, boxes: list, texts: list[str]) -> N
     b = np.array(boxes, np.float32)
     det = Detections(b[:, :4], b[:, 5], b[:, 4].astype(np.int64))
     assert sorted(n.text for n in read_numbers(det)) == texts  # nested boxes have no reading order
+
+
+def _dets(rows: list[tuple[float, float, float, float, int, float]]) -> Detections:
+    a = np.array(rows, np.float32).reshape(-1, 6)
+    return Detections(a[:, :4], a[:, 5], a[:, 4].astype(np.int64))
+
+
+@pytest.mark.parametrize("rows, kept", [
+    # a 4 and, mostly inside it, a less confident 1 on its stem: the piece goes
+    ([(10, 10, 30, 50, 4, 0.9), (22, 12, 28, 48, 1, 0.8)], [0]),
+    # the piece more confident than the 4: both stay (the 4 is not inside the piece)
+    ([(10, 10, 30, 50, 4, 0.6), (22, 12, 28, 48, 1, 0.8)], [0, 1]),
+    # one digit boxed twice, shifted (same class, IoU 0.43): the less confident one goes
+    ([(10, 10, 30, 50, 7, 0.9), (18, 10, 38, 50, 7, 0.5)], [0]),
+    # two neighbours apart: both stay
+    ([(10, 10, 30, 50, 7, 0.9), (34, 10, 54, 50, 7, 0.5)], [0, 1]),
+    # a low box inside a dropped one does not bring anything back: only the 4 stays
+    ([(10, 10, 30, 50, 4, 0.9), (12, 12, 28, 48, 9, 0.5), (14, 14, 26, 46, 1, 0.1)], [0]),
+])
+def test_dedupe(rows: list, kept: list[int]) -> None:
+    assert dedupe(_dets(rows)).tolist() == kept
+
+
+@pytest.mark.parametrize("conf", [0.05, 0.3, 0.55, 0.7])
+def test_dedupe_commutes_with_a_threshold(conf: float) -> None:
+    # the pipeline dedupes every box it has (val asks for boxes down to 0.001) and a user keeps
+    # those above a threshold: the same boxes as deduping the ones above it
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 80, (40, 2))
+    wh = rng.uniform(6, 30, (40, 2))
+    rows = [(*p, *(p + s), int(c), float(q)) for p, s, c, q in
+            zip(xy, wh, rng.integers(0, 10, 40), rng.uniform(0.01, 1, 40), strict=True)]
+    det = _dets(rows)
+    first = det[dedupe(det)]
+    first = first[first.confidence >= conf]
+    above = det[det.confidence >= conf]
+    then = above[dedupe(above)]
+    assert len(then) > 0 and np.array_equal(first.xyxy, then.xyxy)

@@ -257,6 +257,24 @@ def test_detector_with_recognizer(tmp_path: Path, weights: Path, logits: list[fl
         assert np.allclose(pred.detections.confidence, np.sqrt([0.9, 0.8, 0.7]), atol=1e-3)
 
 
+# a '4' with a box on its stem inside it (letterboxed px), as the detector draws one on a 7's stem
+PIECE_ROWS = [(100, 108, 20, 40, 4, 0.9), (104, 110, 6, 30, 1, 0.8)]
+
+
+@pytest.mark.parametrize("rows, recognizer, boxes, numbers", [
+    (PIECE_ROWS, True, 1, ["8"]),    # with the recognizer: the piece is dropped, as the numbers drop it
+    (PIECE_ROWS, False, 2, ["4"]),   # the detector alone returns every box (as ultralytics), reads one
+    (ROWS, True, 3, ["88", "8"]),    # boxes on separate digits all stay
+])
+def test_recognizer_returns_the_boxes_numbers_are_read_from(
+        tmp_path: Path, rows: list, recognizer: bool, boxes: int, numbers: list[str]) -> None:
+    det_onnx = make_onnx(tmp_path / "fake.onnx", yolo_output(rows))
+    rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8)) if recognizer else False
+    pred = DigitDetector(det_onnx, recognizer=rec).predict(np.zeros((480, 640, 3), np.uint8))
+    assert len(pred.detections) == boxes
+    assert [n.text for n in pred.numbers] == numbers
+
+
 def test_recognizer_threshold_and_classes(tmp_path: Path, weights: Path) -> None:
     rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8))
     img = np.zeros((480, 640, 3), np.uint8)

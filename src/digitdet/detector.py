@@ -1,5 +1,6 @@
 """DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> recognizer
-(second look at each box) -> refiner (each kept box redrawn) -> numbers."""
+(second look at each box) -> refiner (each kept box redrawn) -> the boxes numbers are read from
+(with the recognizer) -> numbers."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
 from digitdet.errors import UserError
 from digitdet.image import ImageLike, as_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
-from digitdet.numbers import read_numbers
+from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
@@ -52,6 +53,8 @@ class DigitDetector:
     (:mod:`digitdet.recognize`): ``None`` (default) uses the shipped one with the shipped
     detector and none with other weights, ``True`` the shipped one, a path another such ONNX;
     ``False`` keeps the detector's own classes and scores (as ultralytics' on the same ONNX).
+    With a recognizer, only the boxes the numbers are read from are returned (no piece of a more
+    confident box, no second box on a digit: :func:`digitdet.numbers.dedupe`).
     ``refiner`` redraws each returned box from its crop (:mod:`digitdet.refine`), the same way:
     ``None`` (default) the shipped one where the shipped recognizer is used, ``True`` the
     shipped one, a path another, ``False`` none (the detector's boxes).
@@ -172,6 +175,10 @@ class DigitDetector:
             det = det[keep]
         if self.refiner and len(det):
             det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
+        if self.recognizer and len(det):
+            # return the boxes the numbers are read from: none on a piece of a more confident
+            # box (the stem of a 7 read as 1) or a second one on its digit (numbers.dedupe)
+            det = det[dedupe(det)]
         numbers = read_numbers(det)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]

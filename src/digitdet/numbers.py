@@ -59,7 +59,7 @@ def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
     return chains
 
 
-def _dedupe(det: Detections) -> np.ndarray:
+def dedupe(det: Detections) -> np.ndarray:
     """Indices ``(K,) int64`` of detections to read: a box is dropped when a more confident one
     overlaps it by IoU >= ``DUPLICATE_IOU`` (another class on the same digit), by IoU >=
     ``SAME_CLASS_IOU`` with the same class (the digit boxed twice), or holds at least
@@ -84,7 +84,7 @@ def read_numbers(det: Detections, split_gap: float = SPLIT_GAP) -> list[Number]:
     """Group digits into numbers in reading order (see module docstring)."""
     if len(det) == 0:
         return []
-    idx = _dedupe(det)
+    idx = dedupe(det)
     boxes = det.xyxy[idx]
     groups = [[int(idx[k]) for k in chain] for chain in _chains(boxes, split_gap)]
     xy = det.xyxy.tolist()  # a few boxes: Python min/max beat numpy's per-call cost
