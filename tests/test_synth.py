@@ -704,6 +704,8 @@ def test_separator_leans_with_an_italic_hand(char: str, lean: float, grows: floa
     ("digit_height: [30]", "digit_height must be"),               # not a [min, max] pair
     ("digit_height: [30, 20]", "digit_height must be"),           # min above max
     ("pen_rel: [0.03]", "pen_rel must be"),                       # would draw up to 1.0 silently
+    ("touch_gap: [0.05, -0.1]", "touch_gap must be"),             # min above max
+    ("touch_gap: [-0.8, 0.0]", "touch_gap must be"),              # a digit drawn over most of the last
     ("font_prob: 0.3", "font_prob > 0 needs fonts"),              # fonts to draw from not named
     ("{font_prob: 0.3, fonts: [/nowhere/*.ttf]}", "no font file matches"),  # a glob that finds none
 ])
@@ -824,3 +826,30 @@ def test_covered_digits_lose_their_labels_not_their_ink(data: mnist.Mnist,
         assert sorted(i for num in b.numbers for i in num) == list(range(len(b.classes)))
     dropped = sum(len(a.classes) - len(b.classes) for a, b in zip(before, after, strict=True))
     assert dropped > 0 and all(len(a.classes) >= len(b.classes) for a, b in zip(before, after, strict=True))
+
+
+def _neighbour_overlap(scenes: list[scene_mod.Scene]) -> np.ndarray:
+    """How far each digit's box reaches over its right neighbour's in a number, as a share of
+    the taller box's height (below 0: a gap)."""
+    out = []
+    for sc in scenes:
+        for num in sc.numbers:
+            for i, j in zip(num[:-1], num[1:], strict=True):
+                a, b = sc.boxes[i], sc.boxes[j]
+                out.append((a[2] - b[0]) / max(a[3] - a[1], b[3] - b[1]))
+    return np.array(out)
+
+
+def test_touch_gap_sets_how_far_touching_digits_overlap(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+
+    def scenes(**extra: object) -> list[scene_mod.Scene]:
+        return list(iter_scenes(pool, SynthConfig(**SMALL, seed=5, **extra), "train", 12))  # type: ignore[arg-type]
+
+    a, b = scenes(), scenes(touch_gap=[-0.12, 0.02])
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b, strict=True))  # the default: as before
+    deep = _neighbour_overlap(scenes(touch_prob=1.0, touch_gap=[-0.3, -0.25]))
+    apart = _neighbour_overlap(scenes(touch_prob=0.0))
+    assert len(deep) > 5 and len(apart) > 5
+    assert np.median(deep) > 0.15   # inks overlapping by a quarter of the line's height
+    assert np.median(apart) < 0.0   # a gap between the inks

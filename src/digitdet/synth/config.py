@@ -41,6 +41,9 @@ class SynthConfig:
     pen_rel: list[float] = field(default_factory=lambda: [0.03, 0.2])  # pen width / digit height
     hairline_prob: float = 0.15  # pens of 0.6-1.5 px whatever the digit height
     touch_prob: float = 0.25  # neighbours touching or slightly overlapping
+    # gap between a touching number's inks as a share of its line's height ([min, max]; below 0
+    # they overlap); the default draws as before this setting existed
+    touch_gap: list[float] = field(default_factory=lambda: [-0.12, 0.02])
     one_flag_prob: float = 0.0  # a '1' gets a flag (and sometimes a foot), as many people write it
     stick_one_prob: float = 0.0  # a '1' drawn as a plain straight stroke instead of an MNIST one
     cross_seven_prob: float = 0.0  # a '7' gets a bar across its stem (the continental 7)
@@ -84,6 +87,8 @@ class SynthConfig:
             ("pen_rel", self.pen_rel, lambda a, b: 0 < a <= b <= 1, "0 < min <= max <= 1"),
             ("condense_range", self.condense_range, lambda a, b: 0.2 <= a <= b <= 3,
              "0.2 <= min <= max <= 3"),
+            ("touch_gap", self.touch_gap, lambda a, b: -0.5 <= a <= b <= 0.1,
+             "-0.5 <= min <= max <= 0.1"),
         )
         for name, pair, ok, rule in pairs:
             if len(pair) != 2 or not ok(*pair):

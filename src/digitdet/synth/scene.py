@@ -443,6 +443,7 @@ def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, c
     the last digit ended.
     """
     touch = rng.random() < cfg.touch_prob
+    t_lo, t_hi = cfg.touch_gap
     width_scale = 1.0  # one writer's hand: the whole number condensed or extended
     if cfg.condense_prob > 0 and rng.random() < cfg.condense_prob:  # 0: draws as before
         c_lo, c_hi = cfg.condense_range
@@ -465,7 +466,7 @@ def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, c
         if placed is None:
             continue
         current.append(len(canvas.classes) - 1)
-        gap = rng.uniform(-0.12, 0.02) if touch else rng.uniform(0.04, 0.28)
+        gap = rng.uniform(t_lo, t_hi) if touch else rng.uniform(0.04, 0.28)
         x = placed + gap * line.h
     if current:
         numbers.append(current)
