@@ -179,7 +179,7 @@ class DigitDetector:
             # return the boxes the numbers are read from: none on a piece of a more confident
             # box (the stem of a 7 read as 1) or a second one on its digit (numbers.dedupe)
             det = det[dedupe(det)]
-        numbers = read_numbers(det)
+        numbers = read_numbers(det, deduped=self.recognizer is not None)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]
         return Prediction(det, numbers, w, h, times)

@@ -80,11 +80,12 @@ def dedupe(det: Detections) -> np.ndarray:
     return np.asarray(sorted(kept), np.int64)
 
 
-def read_numbers(det: Detections, split_gap: float = SPLIT_GAP) -> list[Number]:
-    """Group digits into numbers in reading order (see module docstring)."""
+def read_numbers(det: Detections, split_gap: float = SPLIT_GAP, deduped: bool = False) -> list[Number]:
+    """Group digits into numbers in reading order (see module docstring); ``deduped``: ``det``
+    is already :func:`dedupe`'s choice (the pipeline's own boxes), so it is not run again."""
     if len(det) == 0:
         return []
-    idx = dedupe(det)
+    idx = np.arange(len(det)) if deduped else dedupe(det)
     boxes = det.xyxy[idx]
     groups = [[int(idx[k]) for k in chain] for chain in _chains(boxes, split_gap)]
     xy = det.xyxy.tolist()  # a few boxes: Python min/max beat numpy's per-call cost
