@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from digitdet.results import Detections, Prediction
-from digitdet.stickset import StickPage, cross_seven_28, evaluate_sticks, stick_one_28, stick_page
+from digitdet.stickset import (
+    APART,
+    StickPage,
+    cross_seven_28,
+    evaluate_sticks,
+    evaluate_touching,
+    stick_one_28,
+    stick_page,
+)
 from digitdet.stickset import main as stick_main
 
 from conftest import write_mnist
@@ -158,6 +166,7 @@ def test_evaluate_sticks(detector: Replay, styled: float, featured_styled: float
     (["--conf-thres", "0"], "between 0 and 1, got 0"),                   # confidence out of range
     (["--mnist-dir", "MISSING"], "does not exist"),                      # no MNIST there
     (["--mnist-dir", "SMALL"], "the held-out ones start at 5000"),       # MNIST without t10k 5000+
+    (["--touch", "0.0", "-0.1"], "--touch needs -0.5 <= LO <= HI <= 0.1"),  # LO above HI
 ])
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                        message: str) -> None:
@@ -166,3 +175,53 @@ def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args:
     assert stick_main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("digitdet.stickset: error: ") and message in err and "\n" not in err
+
+
+def touch_pages(gap: tuple[float, float], n: int = 5) -> list[StickPage]:
+    images, labels = digits28()
+    rng = np.random.default_rng(0)
+    return [stick_page(rng, images, labels, False, gap=gap, featured=0.0) for _ in range(n)]
+
+
+def overlap(page: StickPage) -> list[float]:
+    """How far each digit's box reaches over the next one's in its number, share of its height."""
+    out, k = [], 0
+    for num in page.numbers:
+        b = page.boxes[k:k + len(num["text"])]
+        out += ((b[:-1, 2] - b[1:, 0]) / (b[:-1, 3] - b[:-1, 1])).tolist()
+        k += len(num["text"])
+    return out
+
+
+@pytest.mark.parametrize("gap, lo, hi", [
+    (APART, -0.35, -0.05),        # apart: a tenth to three tenths of a height between inks
+    ((-0.2, -0.1), 0.05, 0.25),   # overlapping by a tenth to a fifth
+])
+def test_touch_pages_set_the_gap_between_inks(gap: tuple[float, float], lo: float, hi: float) -> None:
+    gaps = [g for p in touch_pages(gap) for g in overlap(p)]
+    assert lo <= float(np.median(gaps)) <= hi
+
+
+class Truth:
+    """Answers the apart pages, then the touching ones, with their ground truth at ``score``."""
+
+    def __init__(self, gap: tuple[float, float], score: float) -> None:
+        self.pages, self.score = touch_pages(APART) + touch_pages(gap), score
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        page = self.pages.pop(0)
+        assert np.array_equal(page.image, image)
+        return Prediction(Detections(page.boxes, np.full(len(page.boxes), self.score, np.float32),
+                                     page.classes))
+
+
+@pytest.mark.parametrize("score, read", [
+    (0.9, 1.0),   # every digit boxed and read: every number on both kinds of page
+    (0.2, 0.0),   # the right boxes under the confidence: none
+])
+def test_evaluate_touching(score: float, read: float) -> None:
+    images, labels = digits28()
+    r = evaluate_touching(Truth((-0.1, 0.0), score), images, labels, (-0.1, 0.0), pages=5, seed=0)
+    for kind in ("apart", "touching"):
+        assert r[f"number_accuracy_{kind}"] == read and r[f"digits_read_{kind}"] == read
+        assert r[f"numbers_{kind}"] == 20 and r[f"digits_{kind}"] > 60

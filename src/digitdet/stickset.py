@@ -15,6 +15,11 @@ Usage:
     python -m digitdet.stickset --mnist-dir ../shared/mnist          # val's two lines
     python -m digitdet.stickset --digit 7                            # crossed 7s only
     python -m digitdet.stickset --pages 200 --weights runs/judge/x.onnx --no-refiner
+    python -m digitdet.stickset --touch -0.1 0.0                      # touching digits against apart
+
+``--touch LO HI`` writes the same kind of pages with every digit MNIST's own and the gap between
+inks drawn from LO..HI of a digit's height (below 0 they overlap) instead of 0.1-0.3, and reports
+the numbers and digits read on both.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ STICK_SEED = 0
 PAGE_SIZE = (640, 480)  # (w, h)
 FEATURED_SHARE = 0.4  # a digit is the featured one (1 or 7) this often
 STYLES = {1: "sticks", 7: "crossed_sevens"}  # featured digit -> val's report key
+APART = (0.1, 0.3)  # the gap between inks, a share of the digit's height
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,15 @@ def cross_seven_28(seven: np.ndarray, thickness: int) -> np.ndarray:
 
 
 def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
-               styled: bool, size: tuple[int, int] = PAGE_SIZE, digit: int = 1) -> StickPage:
+               styled: bool, size: tuple[int, int] = PAGE_SIZE, digit: int = 1,
+               gap: tuple[float, float] = APART, featured: float = FEATURED_SHARE) -> StickPage:
     """A page of numbers from ``images (N, 28, 28) uint8`` / ``labels (N,)`` (white on black),
-    black on white, 0.1-0.3 of a digit's height between inks, ``digit`` (1 or 7) four digits in
-    ten; when ``styled``, its 1s are :func:`stick_one_28` strokes or its 7s are crossed by
-    :func:`cross_seven_28`, else MNIST's own. ``rng`` is drawn from the same way for both kinds,
-    so one seed gives the same digits twice with only the featured ones different (and the
-    digits after a 1 shifted by the difference in its width)."""
+    black on white, ``gap`` of a digit's height between inks (0.1-0.3; below 0 they overlap),
+    ``digit`` (1 or 7) ``featured`` of the digits (four in ten); when ``styled``, its 1s are
+    :func:`stick_one_28` strokes or its 7s are crossed by :func:`cross_seven_28`, else MNIST's
+    own. ``rng`` is drawn from the same way for both kinds, so one seed gives the same digits
+    twice with only the featured ones different (and the digits after a 1 shifted by the
+    difference in its width)."""
     if digit not in STYLES:
         raise ValueError(f"the featured digit is one of {sorted(STYLES)}, got {digit}")
     w, h = size
@@ -101,14 +109,14 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
         y = 40 + row * (h - 40) // rows
         first = len(classes)
         for _ in range(n):
-            cls = digit if rng.random() < FEATURED_SHARE else int(rng.integers(0, 10))
+            cls = digit if rng.random() < featured else int(rng.integers(0, 10))
             pick = by_class[cls]
             mnist_img = images[pick[rng.integers(len(pick))]] if len(pick) else np.zeros((28, 28), np.uint8)
             thickness = int(rng.integers(2, 4))  # drawn for every digit: one stream for both kinds
             glyph = mnist_img
             if cls == digit and styled:
                 glyph = stick_one_28(thickness) if digit == 1 else cross_seven_28(mnist_img, thickness)
-            gap = rng.uniform(0.1, 0.3)  # between inks, a fraction of the digit's height
+            space = rng.uniform(gap[0], gap[1])  # between inks, a fraction of the digit's height
             big = cv2.resize(glyph, (side, side), interpolation=cv2.INTER_LINEAR)
             ys, xs = np.nonzero(big >= 0.3 * max(int(big.max()), 1))
             if not len(ys):
@@ -120,7 +128,7 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
             np.minimum(roi, 255 - big, out=roi)
             boxes.append([left + xs.min(), y + ys.min(), left + xs.max() + 1, y + ys.max() + 1])
             classes.append(cls)
-            x = left + int(xs.max()) + 1 + int(round(gap * (ys.max() + 1 - ys.min())))
+            x = left + int(xs.max()) + 1 + int(round(space * (ys.max() + 1 - ys.min())))
         if len(classes) > first:
             b = np.array(boxes[first:], np.float32)
             numbers.append({"text": "".join(map(str, classes[first:])),
@@ -128,6 +136,44 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
                                     float(b[:, 2].max()), float(b[:, 3].max())]})
     return StickPage(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR), np.array(boxes, np.float32).reshape(-1, 4),
                      np.array(classes, np.int64), numbers)
+
+
+def _score_page(detector: Any, sp: StickPage, conf: float, which: np.ndarray) -> tuple[int, int, int, int]:
+    """``detector`` on one page: numbers read exactly (text and box, IoU >= 0.5), numbers, the
+    digits picked by the mask ``which (N,) bool``, and how many of those a kept box of their
+    class covers (IoU >= 0.5)."""
+    from digitdet.numbers import read_numbers
+    from digitdet.val import match_numbers
+
+    det = detector.predict(sp.image).detections
+    det = det[det.confidence >= conf]
+    read = 0
+    if len(det) and which.any():
+        iou = box_iou(sp.boxes[which], det.xyxy) * (sp.classes[which][:, None] == det.class_id[None])
+        read = int((iou.max(1) >= 0.5).sum())
+    return match_numbers(sp.numbers, read_numbers(det)), len(sp.numbers), int(which.sum()), read
+
+
+def evaluate_touching(detector: Any, images: np.ndarray, labels: np.ndarray,
+                      gap: tuple[float, float], pages: int = STICK_PAGES, seed: int = STICK_SEED,
+                      conf: float = DEFAULT_CONF) -> dict[str, Any]:
+    """``detector`` on ``pages`` pages of MNIST's digits with the inks apart (:data:`APART`)
+    and the same draws with the gap from ``gap`` (a share of the digit's height; below 0 the
+    digits overlap): ``numbers_<kind>``, ``number_accuracy_<kind>``, ``digits_<kind>`` and
+    ``digits_read_<kind>`` for ``apart`` and ``touching``."""
+    report: dict[str, Any] = {"pages": pages, "gap": list(gap)}
+    for kind, g in (("apart", APART), ("touching", gap)):
+        rng = np.random.default_rng(seed)
+        tally = np.zeros(4, int)
+        for _ in range(pages):
+            sp = stick_page(rng, images, labels, False, gap=g, featured=0.0)
+            tally += _score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
+        hits, n_numbers, digits, read = tally.tolist()
+        report[f"numbers_{kind}"] = n_numbers
+        report[f"number_accuracy_{kind}"] = hits / max(n_numbers, 1)
+        report[f"digits_{kind}"] = digits
+        report[f"digits_read_{kind}"] = read / max(digits, 1)
+    return report
 
 
 def evaluate_sticks(detector: Any, images: np.ndarray, labels: np.ndarray,
@@ -138,24 +184,14 @@ def evaluate_sticks(detector: Any, images: np.ndarray, labels: np.ndarray,
     ``mnist``), ``number_accuracy_<kind>`` (text and box, IoU >= 0.5) and
     ``featured_read_<kind>`` (share of featured digits under a kept box of their class with IoU
     >= 0.5)."""
-    from digitdet.numbers import read_numbers
-    from digitdet.val import match_numbers
-
     report: dict[str, Any] = {"pages": pages, "digit": digit}
     for kind, styled in (("styled", True), ("mnist", False)):
         rng = np.random.default_rng(seed)
-        hits = n_numbers = featured = featured_read = 0
+        tally = np.zeros(4, int)
         for _ in range(pages):
             sp = stick_page(rng, images, labels, styled, digit=digit)
-            det = detector.predict(sp.image).detections
-            det = det[det.confidence >= conf]
-            hits += match_numbers(sp.numbers, read_numbers(det))
-            n_numbers += len(sp.numbers)
-            is_it = sp.classes == digit
-            featured += int(is_it.sum())
-            if len(det) and is_it.any():
-                iou = box_iou(sp.boxes[is_it], det.xyxy) * (det.class_id[None] == digit)
-                featured_read += int((iou.max(1) >= 0.5).sum())
+            tally += _score_page(detector, sp, conf, sp.classes == digit)
+        hits, n_numbers, featured, featured_read = tally.tolist()
         report[f"numbers_{kind}"] = n_numbers
         report[f"featured_{kind}"] = featured
         report[f"number_accuracy_{kind}"] = hits / max(n_numbers, 1)
@@ -172,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=STICK_SEED)
     p.add_argument("--digit", type=int, choices=sorted(STYLES), default=None,
                    help="only the plain 1s (1) or the crossed 7s (7); default both")
+    p.add_argument("--touch", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="instead: MNIST pages with the gap between inks in LO..HI of a digit's "
+                        "height (below 0: overlapping), against the same pages apart")
     p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--imgsz", type=int, default=None)
     recognize.add_arguments(p)
@@ -180,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not 1 <= args.pages <= 10000:
             raise UserError(f"--pages must lie between 1 and 10000, got {args.pages}")
+        if args.touch and not -0.5 <= args.touch[0] <= args.touch[1] <= 0.1:
+            raise UserError(f"--touch needs -0.5 <= LO <= HI <= 0.1, got {args.touch[0]:g} {args.touch[1]:g}")
         if not 0.0 < args.conf_thres < 1.0:
             raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
         from digitdet import mnist
@@ -192,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.stickset", exc)
     print(f"{args.pages} pages a kind, held-out MNIST digits, {detector.weights}")
+    if args.touch:
+        t = evaluate_touching(detector, images, labels, tuple(args.touch), args.pages, args.seed,
+                              args.conf_thres)
+        for kind, name in (("apart", f"apart {APART[0]:g}..{APART[1]:g}"),
+                           ("touching", f"gap {args.touch[0]:g}..{args.touch[1]:g}")):
+            print(f"{name:>17}: numbers read {t[f'number_accuracy_{kind}'] * 100:.1f} % of "
+                  f"{t[f'numbers_{kind}']}, digits read {t[f'digits_read_{kind}'] * 100:.1f} % "
+                  f"of {t[f'digits_{kind}']}")
+        return 0
     names = {1: ("plain upright 1s", "MNIST's own 1s"), 7: ("crossed 7s", "MNIST's own 7s")}
     for digit in [args.digit] if args.digit else sorted(STYLES):
         r = evaluate_sticks(detector, images, labels, args.pages, args.seed, args.conf_thres, digit)
