@@ -275,6 +275,24 @@ def test_recognizer_returns_the_boxes_numbers_are_read_from(
     assert [n.text for n in pred.numbers] == numbers
 
 
+# a confident digit, a faint box (0.02) just right of it in its row, and one as faint far away
+FAINT_ROWS = [(100, 108, 20, 40, 4, 0.9), (124, 108, 4, 36, 1, 0.02), (300, 108, 4, 36, 1, 0.02)]
+
+
+@pytest.mark.parametrize("context, numbers", [
+    (True, ["88"]),    # the number vouches for the faint box beside it (the far one stays out)
+    (False, ["8"]),    # without context only the confident digit clears the threshold
+])
+def test_context_lifts_a_faint_digit_in_a_number(tmp_path: Path, context: bool,
+                                                 numbers: list[str]) -> None:
+    det_onnx = make_onnx(tmp_path / "fake.onnx", yolo_output(FAINT_ROWS))
+    rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8))
+    pred = DigitDetector(det_onnx, recognizer=rec, context=context).predict(
+        np.zeros((480, 640, 3), np.uint8))
+    assert [n.text for n in pred.numbers] == numbers
+    assert len(pred.detections) == len(numbers[0])
+
+
 def test_recognizer_threshold_and_classes(tmp_path: Path, weights: Path) -> None:
     rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8))
     img = np.zeros((480, 640, 3), np.uint8)

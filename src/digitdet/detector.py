@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from digitdet.backends import Backend, OnnxBackend, load_backend
+from digitdet.context import FLOOR
 from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
 from digitdet.errors import UserError
 from digitdet.image import ImageLike, as_bgr8
@@ -54,7 +55,9 @@ class DigitDetector:
     detector and none with other weights, ``True`` the shipped one, a path another such ONNX;
     ``False`` keeps the detector's own classes and scores (as ultralytics' on the same ONNX).
     With a recognizer, only the boxes the numbers are read from are returned (no piece of a more
-    confident box, no second box on a digit: :func:`digitdet.numbers.dedupe`).
+    confident box, no second box on a digit: :func:`digitdet.numbers.dedupe`), and ``context``
+    (default) lifts a faint box that the recognizer reads surely beside confident digits, as a
+    1 written as one upright stroke (:mod:`digitdet.context`).
     ``refiner`` redraws each returned box from its crop (:mod:`digitdet.refine`), the same way:
     ``None`` (default) the shipped one where the shipped recognizer is used, ``True`` the
     shipped one, a path another, ``False`` none (the detector's boxes).
@@ -67,7 +70,7 @@ class DigitDetector:
                  classes: list[int] | None = None, device: str = "cpu",
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
                  recognizer: bool | str | Path | None = None,
-                 refiner: bool | str | Path | None = None) -> None:
+                 refiner: bool | str | Path | None = None, context: bool = True) -> None:
         check_settings(imgsz, conf, iou, max_det, classes)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -82,6 +85,7 @@ class DigitDetector:
             raise UserError(f"classes are this model's class ids {_id_range(self.names)}, got {bad[0]}")
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
         self.agnostic_nms, self.scaleup, self.augment = agnostic_nms, scaleup, augment
+        self.context = context
         if augment and self.fixed:
             raise UserError("augment needs a model with a dynamic input size (this one is fixed)")
         self._pool: list[Backend] = []
@@ -157,6 +161,8 @@ class DigitDetector:
         # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
         # (but not under 0.001, ultralytics' mAP threshold: the crops would cost more than the pass)
         pre = max(thres * thres, 0.001) if self.recognizer else thres
+        if self.recognizer and self.context:  # faint boxes a number may vouch for are read too
+            pre = min(pre, FLOOR)
         classes = None if self.recognizer else self.classes  # the recognizer may change them
         det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
         if self.augment:
@@ -168,7 +174,8 @@ class DigitDetector:
                      times[2] + more[2] + (time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
         if self.recognizer:
-            det = rescore(det, self.recognizer(img, det.xyxy), self.iou, self.agnostic_nms)
+            det = rescore(det, self.recognizer(img, det.xyxy), self.iou, self.agnostic_nms,
+                          self.context)
             keep = det.confidence >= thres
             if self.classes is not None:
                 keep &= np.isin(det.class_id, self.classes)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from digitdet.backends import crop_model_session
+from digitdet.context import lift_in_context
 from digitdet.decode import nms_by_class
 from digitdet.letterbox import block_average
 from digitdet.results import Detections
@@ -95,10 +96,12 @@ def standardize(crops: np.ndarray, ddof: int = 1) -> np.ndarray:
     return ((x - mean) / std)[:, None]
 
 
-def rescore(det: Detections, probs: np.ndarray, iou: float, agnostic: bool = False) -> Detections:
+def rescore(det: Detections, probs: np.ndarray, iou: float, agnostic: bool = False,
+            context: bool = False) -> Detections:
     """Detections read again: class = the recognizer's most likely digit, confidence =
-    ``sqrt(confidence * its probability)``, then NMS at ``iou`` (class-wise unless
-    ``agnostic``), by descending confidence.
+    ``sqrt(confidence * its probability)``, with ``context`` a faint box that a number vouches
+    for lifted (:func:`digitdet.context.lift_in_context`), then NMS at ``iou`` (class-wise
+    unless ``agnostic``), by descending confidence.
 
     ``probs (N, 11) float32``: digits 0-9 and background, one row per detection.
     """
@@ -107,7 +110,10 @@ def rescore(det: Detections, probs: np.ndarray, iou: float, agnostic: bool = Fal
     if not len(det):
         return det
     cls = probs[:, :BACKGROUND].argmax(1)
-    conf = np.sqrt(det.confidence * probs[np.arange(len(det)), cls]).astype(np.float32)
+    p = probs[np.arange(len(det)), cls]
+    conf = np.sqrt(det.confidence * p).astype(np.float32)
+    if context:
+        conf = lift_in_context(det.xyxy, conf, det.confidence, p)
     out = Detections(det.xyxy, conf, cls)
     return out[nms_by_class(out.xyxy, out.confidence, out.class_id, iou, agnostic)]
 
