@@ -203,10 +203,12 @@ def test_touch_pages_set_the_gap_between_inks(gap: tuple[float, float], lo: floa
 
 
 class Truth:
-    """Answers the apart pages, then the touching ones, with their ground truth at ``score``."""
+    """Answers the apart pages (unless ``apart=False``), then the touching ones, with their
+    ground truth at ``score``."""
 
-    def __init__(self, gap: tuple[float, float], score: float) -> None:
-        self.pages, self.score = touch_pages(APART) + touch_pages(gap), score
+    def __init__(self, gap: tuple[float, float], score: float, apart: bool = True) -> None:
+        self.pages = (touch_pages(APART) if apart else []) + touch_pages(gap)
+        self.score = score
 
     def predict(self, image: np.ndarray) -> Prediction:
         page = self.pages.pop(0)
@@ -225,3 +227,12 @@ def test_evaluate_touching(score: float, read: float) -> None:
     for kind in ("apart", "touching"):
         assert r[f"number_accuracy_{kind}"] == read and r[f"digits_read_{kind}"] == read
         assert r[f"numbers_{kind}"] == 20 and r[f"digits_{kind}"] > 60
+
+
+def test_evaluate_touching_without_the_pages_apart() -> None:
+    # val's second gap: only its own pages are drawn (Truth fails on a page it was not given)
+    images, labels = digits28()
+    truth = Truth((-0.1, 0.0), 0.9, apart=False)
+    r = evaluate_touching(truth, images, labels, (-0.1, 0.0), pages=5, seed=0, apart=False)
+    assert r["number_accuracy_touching"] == 1.0 and r["numbers_touching"] == 20
+    assert "numbers_apart" not in r and not truth.pages

@@ -19,7 +19,8 @@ Usage:
 
 ``--touch LO HI`` writes the same kind of pages with every digit MNIST's own and the gap between
 inks drawn from LO..HI of a digit's height (below 0 they overlap) instead of 0.1-0.3, and reports
-the numbers and digits read on both.
+the numbers and digits read on both; ``val`` reports -0.1..0 (``touching``, with the pages apart)
+and -0.2..-0.1 (``overlapping``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ PAGE_SIZE = (640, 480)  # (w, h)
 FEATURED_SHARE = 0.4  # a digit is the featured one (1 or 7) this often
 STYLES = {1: "sticks", 7: "crossed_sevens"}  # featured digit -> val's report key
 APART = (0.1, 0.3)  # the gap between inks, a share of the digit's height
+TOUCHING = (-0.1, 0.0)  # val's touching pages: inks touching or overlapping by up to a tenth
+OVERLAPPING = (-0.2, -0.1)  # and its overlapping ones: by a tenth to a fifth of the height
 
 
 @dataclass(frozen=True)
@@ -156,13 +159,15 @@ def _score_page(detector: Any, sp: StickPage, conf: float, which: np.ndarray) ->
 
 def evaluate_touching(detector: Any, images: np.ndarray, labels: np.ndarray,
                       gap: tuple[float, float], pages: int = STICK_PAGES, seed: int = STICK_SEED,
-                      conf: float = DEFAULT_CONF) -> dict[str, Any]:
+                      conf: float = DEFAULT_CONF, apart: bool = True) -> dict[str, Any]:
     """``detector`` on ``pages`` pages of MNIST's digits with the inks apart (:data:`APART`)
     and the same draws with the gap from ``gap`` (a share of the digit's height; below 0 the
     digits overlap): ``numbers_<kind>``, ``number_accuracy_<kind>``, ``digits_<kind>`` and
-    ``digits_read_<kind>`` for ``apart`` and ``touching``."""
+    ``digits_read_<kind>`` for ``apart`` (unless ``apart=False``: a second gap needs them once)
+    and ``touching``."""
     report: dict[str, Any] = {"pages": pages, "gap": list(gap)}
-    for kind, g in (("apart", APART), ("touching", gap)):
+    kinds = ((("apart", APART),) if apart else ()) + (("touching", gap),)
+    for kind, g in kinds:
         rng = np.random.default_rng(seed)
         tally = np.zeros(4, int)
         for _ in range(pages):
