@@ -486,3 +486,21 @@ def test_usage_lists_every_source_form() -> None:
     for form in ("--source 0", "img.jpg", "folder/", "'imgs/*.png'", "video.mp4", "rtsp://",
                  "list.txt"):
         assert form in doc
+
+
+@pytest.mark.parametrize("extra, context", [
+    ((), True),                 # context lifting is on by default
+    (("--no-context",), False),  # --no-context turns it off
+])
+def test_no_context_flag_reaches_the_detector(tmp_path: Path, weights: Path,
+                                              extra: tuple[str, ...], context: bool) -> None:
+    seen: dict[str, object] = {}
+
+    def factory(**kwargs: object) -> object:
+        seen.update(kwargs)
+        raise UserError("stop here")  # the settings are all this test needs
+
+    args = detect.parse_args(cli(tmp_path, weights, "--source", "0", *extra))
+    with pytest.raises(UserError, match="stop here"):
+        detect.run(args, capture=lambda t: FakeCapture(t, n=1), detector_factory=factory)
+    assert seen["context"] is context

@@ -143,13 +143,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--recognizer PATH`` and ``--no-recognizer`` on a CLI that builds a DigitDetector."""
+    """``--recognizer PATH``, ``--no-recognizer`` and ``--no-context`` on a CLI that builds a
+    DigitDetector (``context=not args.no_context``)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--recognizer", default=None, metavar="PATH",
                        help="second-stage recognizer ONNX (default: the shipped one with the "
                             "shipped detector, none with other --weights)")
     group.add_argument("--no-recognizer", action="store_true",
                        help="keep the detector's own classes and scores")
+    parser.add_argument("--no-context", action="store_true",
+                        help="lift no faint box for the confident digits beside it "
+                             "(digitdet.context; only with the recognizer)")
 
 
 def from_arguments(args: argparse.Namespace) -> bool | str | None:

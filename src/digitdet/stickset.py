@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  recognizer=recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args))
+                                 refiner=refine.from_arguments(args),
+                                 context=not args.no_context)
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.stickset", exc)
