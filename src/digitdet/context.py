@@ -8,7 +8,8 @@ its digit at least :data:`P_MIN`, the detector gave it at least :data:`FLOOR`, a
 the row of a box already scored :data:`ANCHOR` or more: overlapping it vertically by
 ``numbers.ROW_OVERLAP`` of the smaller height, of a similar height, and no farther than
 ``numbers.SPLIT_GAP`` heights to its side (as :mod:`digitdet.numbers` links digits), without
-lying on it. A lifted box anchors the next one, so a run like ``111`` is lifted digit by digit.
+lying on it. A lifted box anchors the next one, so a run like ``111`` beside a confident digit
+is lifted digit by digit.
 
 The constants are fixed rather than tied to the user's threshold, so lifting is a rescoring:
 thresholding after it keeps the same boxes as a run at a lower threshold thresholded later

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from digitdet.backends import Backend, OnnxBackend, load_backend
-from digitdet.context import FLOOR
+from digitdet.context import FLOOR, LIFT
 from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
 from digitdet.errors import UserError
 from digitdet.image import ImageLike, as_bgr8
@@ -161,8 +161,8 @@ class DigitDetector:
         # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
         # (but not under 0.001, ultralytics' mAP threshold: the crops would cost more than the pass)
         pre = max(thres * thres, 0.001) if self.recognizer else thres
-        if self.recognizer and self.context:  # faint boxes a number may vouch for are read too
-            pre = min(pre, FLOOR)
+        if self.recognizer and self.context and thres <= LIFT:
+            pre = min(pre, FLOOR)  # faint boxes a number may vouch for are read too
         classes = None if self.recognizer else self.classes  # the recognizer may change them
         det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
         if self.augment:
