@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitdet.decode import box_area, box_intersection
-from digitdet.numbers import ROW_OVERLAP, SPLIT_GAP
+from digitdet.numbers import ROW_OVERLAP, SPLIT_GAP, row_geometry
 
 ANCHOR = 0.25  # a box scored this much (the default threshold) vouches for its row
 LIFT = 0.3  # the score a vouched-for box is raised to (just over the default threshold)
@@ -49,8 +49,7 @@ def lift_in_context(xyxy: np.ndarray, score: np.ndarray, det_conf: np.ndarray,
     cand = (det_conf >= FLOOR) & (p_digit >= P_MIN) & (out < LIFT)
     if not cand.any():
         return out
-    x1, y1, x2, y2 = xyxy.T.astype(np.float64)
-    h = np.maximum(y2 - y1, 1e-6)
+    h = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
     for _ in range(ROUNDS):
         a = np.flatnonzero(out >= ANCHOR)
         c = np.flatnonzero(cand)
@@ -61,11 +60,9 @@ def lift_in_context(xyxy: np.ndarray, score: np.ndarray, det_conf: np.ndarray,
         if not len(c):
             break
         hc, ha = h[c, None], h[None, a]
-        tall = np.maximum(hc, ha)
-        overlap = (np.minimum(y2[c, None], y2[None, a]) - np.maximum(y1[c, None], y1[None, a])
-                   ) / np.minimum(hc, ha)
-        gap = np.maximum(x1[c, None] - x2[None, a], x1[None, a] - x2[c, None]) / tall
-        ok = ((overlap >= ROW_OVERLAP) & (tall <= HEIGHT_RATIO * np.minimum(hc, ha))
+        overlap, right = row_geometry(xyxy[c], xyxy[a])  # right: gap from c's right edge to a
+        gap = np.maximum(right, row_geometry(xyxy[a], xyxy[c])[1].T)  # on whichever side it is
+        ok = ((overlap >= ROW_OVERLAP) & (np.maximum(hc, ha) <= HEIGHT_RATIO * np.minimum(hc, ha))
               & (gap <= SPLIT_GAP) & (gap >= -MAX_OVERLAP))
         hit = c[ok.any(1)]
         if not len(hit):

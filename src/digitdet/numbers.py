@@ -28,16 +28,23 @@ SAME_CLASS_IOU = 0.2
 CONTAINED = 0.7
 
 
+def row_geometry(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For xyxy boxes ``a (M, 4)`` and ``b (N, 4)``: ``overlap (M, N)``, their vertical overlap
+    over the smaller height (>= ``ROW_OVERLAP``: the same row), and ``gap (M, N)``, from ``a``'s
+    right edge to ``b``'s left edge over the taller height (below 0 where they overlap)."""
+    ha, hb = (a[:, 3] - a[:, 1])[:, None], (b[:, 3] - b[:, 1])[None]
+    overlap = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+               ) / np.maximum(np.minimum(ha, hb), 1e-6)
+    gap = (b[None, :, 0] - a[:, None, 2]) / np.maximum(np.maximum(ha, hb), 1e-6)
+    return overlap, gap
+
+
 def _chains(boxes: np.ndarray, max_gap: float) -> list[list[int]]:
     """Link each box to its nearest right neighbour in the same row within ``max_gap`` heights
     (each box keeps at most one left neighbour: the closest); return chains, left to right."""
     n = len(boxes)
-    x1, y1, x2, y2 = boxes.T
-    h = y2 - y1
-    cx = (x1 + x2) / 2
-    overlap = (np.minimum(y2[:, None], y2[None]) - np.maximum(y1[:, None], y1[None])) / np.maximum(
-        np.minimum(h[:, None], h[None]), 1e-6)
-    gap = (x1[None] - x2[:, None]) / np.maximum(np.maximum(h[:, None], h[None]), 1e-6)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    overlap, gap = row_geometry(boxes, boxes)
     valid = (cx[None] > cx[:, None]) & (overlap >= ROW_OVERLAP) & (gap <= max_gap)
     gap = np.where(valid, gap, np.inf)
     right = gap.argmin(1)  # best right neighbour of each box
