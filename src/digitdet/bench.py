@@ -4,6 +4,7 @@ Usage:
     python -m digitdet.bench                        # shipped model, 100 test-split frames
     python -m digitdet.bench --onnx m.onnx --pt m.pt --images 'datasets/digits/images/test/*.jpg'
     python -m digitdet.bench --frame-size 4032x3024 --n 20   # phone-photo-sized frames
+    python -m digitdet.bench --no-context           # the second stage without context lifting
 
 Runs, end to end from a decoded BGR frame to results: (1) digitdet's ``DigitDetector.predict``
 on the ONNX, one frame at a time (what a live camera gets), (2) ``DigitDetector.predict_many``,
@@ -90,11 +91,12 @@ Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
 
 
 def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = None,
-                       refiner: Path | None = None) -> tuple[dict[str, Pipeline], int]:
+                       refiner: Path | None = None, context: bool = True,
+                       ) -> tuple[dict[str, Pipeline], int]:
     """digitdet one frame at a time (``seq``), and with several frames in flight (``many``), the
     detector alone; with a ``recognizer`` (and a ``refiner``), both again with them (``seq+rec``,
-    ``many+rec``); and the image size used (``imgsz=None``: the model's own default, from the
-    ONNX metadata)."""
+    ``many+rec``; ``context`` as :class:`~digitdet.detector.DigitDetector`'s); and the image
+    size used (``imgsz=None``: the model's own default, from the ONNX metadata)."""
     from digitdet.detector import DigitDetector
 
     def finish(name: str, preds: list[Any], dt: float) -> tuple[Timing, list[Any]]:
@@ -117,7 +119,8 @@ def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = 
     det = DigitDetector(onnx, imgsz=imgsz, recognizer=False)
     pipes = pipelines(det, "", "")
     if recognizer is not None:
-        second = DigitDetector(onnx, imgsz=imgsz, recognizer=recognizer, refiner=refiner or False)
+        second = DigitDetector(onnx, imgsz=imgsz, recognizer=recognizer, refiner=refiner or False,
+                               context=context)
         pipes.update(pipelines(second, "+rec", " + recognizer" + (" + refiner" if refiner else "")))
     return pipes, det.imgsz
 
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refiner", default=str(weights_dir / DEFAULT_REFINER),
                    help="and with this box refiner after the recognizer (default: the shipped one)")
     p.add_argument("--no-refiner", action="store_true", help="the recognizer without a refiner")
+    p.add_argument("--no-context", action="store_true",
+                   help="the second stage without context lifting (digitdet.context)")
     args = p.parse_args(argv)
     os.environ["YOLO_OFFLINE"] = "1"
     recognizer = None if args.no_recognizer else Path(args.recognizer)
@@ -196,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--n must be at least 1, got {args.n}")
         size = parse_size(args.frame_size, "--frame-size")
         frames = load_frames(args.images, args.n, size)
-        pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz, recognizer, refiner)
+        pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz, recognizer, refiner,
+                                          not args.no_context)
     except (FileNotFoundError, UserError) as exc:
         print(f"digitdet.bench: error: {exc}", file=sys.stderr)
         return 2
