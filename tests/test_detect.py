@@ -237,6 +237,9 @@ def test_classes_are_checked_against_the_model(tmp_path: Path, names: dict[int, 
     (["--conf-thres", "25"], "conf threshold must be between 0 and 1, got 25.0"),
     (["--classes", "10"], "classes are this model's class ids 0-9, got 10"),  # the model's names
     (["--line-thickness", "0"], "--line-thickness must be >= 1, got 0"),  # 0 would mean "auto"
+    (["--tile", "8"], "tile must be at least 64 pixels, got 8"),  # no room for a digit's overlap
+    (["--tile", "640", "--augment"], "tile and augment do not combine: tiling reads big digits "
+                                      "from a pass over the whole image already"),
 ])
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path, weights: Path, flags: list[str],
                                         message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -488,12 +491,14 @@ def test_usage_lists_every_source_form() -> None:
         assert form in doc
 
 
-@pytest.mark.parametrize("extra, context", [
-    ((), True),                 # context lifting is on by default
-    (("--no-context",), False),  # --no-context turns it off
+@pytest.mark.parametrize("extra, key, value", [
+    ((), "context", True),                     # context lifting is on by default
+    (("--no-context",), "context", False),     # --no-context turns it off
+    ((), "tile", None),                        # images are read whole by default
+    (("--tile", "640"), "tile", 640),          # --tile reads big ones in tiles too
 ])
-def test_no_context_flag_reaches_the_detector(tmp_path: Path, weights: Path,
-                                              extra: tuple[str, ...], context: bool) -> None:
+def test_flags_reach_the_detector(tmp_path: Path, weights: Path, extra: tuple[str, ...],
+                                  key: str, value: object) -> None:
     seen: dict[str, object] = {}
 
     def factory(**kwargs: object) -> object:
@@ -503,4 +508,4 @@ def test_no_context_flag_reaches_the_detector(tmp_path: Path, weights: Path,
     args = detect.parse_args(cli(tmp_path, weights, "--source", "0", *extra))
     with pytest.raises(UserError, match="stop here"):
         detect.run(args, capture=lambda t: FakeCapture(t, n=1), detector_factory=factory)
-    assert seen["context"] is context
+    assert seen[key] == value

@@ -10,6 +10,7 @@ Usage:
     python -m digitdet.detect --source list.txt               # a .txt list of any of the above
     python -m digitdet.detect --source img.jpg --save-txt --save-conf --save-json --save-crop
     python -m digitdet.detect --source pad.png --augment      # + a zoomed-out pass for big digits
+    python -m digitdet.detect --source scan.png --tile 640    # big scans: read in 640-px tiles too
 
 Results go to runs/detect/exp, exp2, ... (--project, --name, --exist-ok). Annotated images keep
 their file names; videos become .mp4 at the source fps. --save-json writes predictions.jsonl, one
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true",
                    help="add a zoomed-out 160-px pass that reads digits filling much of the image")
+    p.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="also read images bigger than PX in overlapping PX-side tiles (scans, "
+                        "big photos with small digits; 640 suits most)")
     p.add_argument("--device", default="cpu")
     recognize.add_arguments(p)
     refine.add_arguments(p)
@@ -266,7 +270,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
                                 device=args.device, agnostic_nms=args.agnostic_nms,
                                 augment=args.augment, recognizer=recognize.from_arguments(args),
                                 refiner=refine.from_arguments(args),
-                                context=not args.no_context)
+                                context=not args.no_context, tile=args.tile)
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:

@@ -26,6 +26,7 @@ from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
+from digitdet.tiles import merge_tiles, tile_windows
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
@@ -61,6 +62,9 @@ class DigitDetector:
     ``refiner`` redraws each returned box from its crop (:mod:`digitdet.refine`), the same way:
     ``None`` (default) the shipped one where the shipped recognizer is used, ``True`` the
     shipped one, a path another, ``False`` none (the detector's boxes).
+    ``tile`` (pixels): an image bigger than that is also read in overlapping tiles of that side,
+    each at ``imgsz``, for scans and big photos whose digits are small against the whole
+    (:mod:`digitdet.tiles`); ``None`` (default) reads every image whole.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -70,8 +74,12 @@ class DigitDetector:
                  classes: list[int] | None = None, device: str = "cpu",
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
                  recognizer: bool | str | Path | None = None,
-                 refiner: bool | str | Path | None = None, context: bool = True) -> None:
-        check_settings(imgsz, conf, iou, max_det, classes)  # before the model loads
+                 refiner: bool | str | Path | None = None, context: bool = True,
+                 tile: int | None = None) -> None:
+        check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
+        if tile and augment:
+            raise UserError("tile and augment do not combine: tiling reads big digits from a "
+                            "pass over the whole image already")
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
         info = self.backend.info
@@ -85,7 +93,7 @@ class DigitDetector:
             raise UserError(f"classes are this model's class ids {_id_range(self.names)}, got {bad[0]}")
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
         self.agnostic_nms, self.scaleup, self.augment = agnostic_nms, scaleup, augment
-        self.context = context
+        self.context, self.tile = context, tile
         if augment and self.fixed:
             raise UserError("augment needs a model with a dynamic input size (this one is fixed)")
         self._pool: list[Backend] = []
@@ -164,7 +172,10 @@ class DigitDetector:
         if self.recognizer and self.context and thres <= LIFT:
             pre = min(pre, FLOOR)  # faint boxes a number may vouch for are read too
         classes = None if self.recognizer else self.classes  # the recognizer may change them
-        det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
+        if self.tile and max(img.shape[:2]) > self.tile:
+            det, info, times = self._tiled_pass(backend, img, self.tile, pre, classes)
+        else:
+            det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
         if self.augment:
             zoom = max(self.stride, min(self.imgsz // 2, ZOOM_PX) // self.stride * self.stride)
             zoomed, _, more = self._pass(backend, img, zoom, pre, classes)
@@ -207,6 +218,27 @@ class DigitDetector:
         t3 = time.perf_counter()
         return det, info, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
+    def _tiled_pass(self, backend: Backend, img: np.ndarray, tile: int, thres: float,
+                    classes: list[int] | None,
+                    ) -> tuple[Detections, LetterboxInfo, tuple[float, float, float]]:
+        """:meth:`_pass` over the whole image and over each of its overlapping tiles of side
+        ``tile``, merged (:func:`digitdet.tiles.merge_tiles`); the whole pass's letterbox."""
+        h, w = img.shape[:2]
+        windows = tile_windows(h, w, tile)
+        whole, info, times = self._pass(backend, img, self.imgsz, thres, classes)
+        total = np.array(times)
+        found = []
+        for x0, y0, x1, y1 in windows.tolist():
+            part, _, t = self._pass(backend, np.ascontiguousarray(img[y0:y1, x0:x1]), self.imgsz,
+                                    thres, classes)
+            found.append(Detections(part.xyxy + np.array([x0, y0, x0, y0], np.float32), part.confidence,
+                                    part.class_id))
+            total += t
+        t0 = time.perf_counter()
+        det = merge_tiles(whole, found, windows, h, w, self.iou, self.agnostic_nms)
+        total[2] += (time.perf_counter() - t0) * 1e3
+        return det, info, (float(total[0]), float(total[1]), float(total[2]))
+
     def __call__(self, image: ImageLike, rgb: bool = False) -> Prediction:
         return self.predict(image, rgb)
 
@@ -215,13 +247,16 @@ class DigitDetector:
 # (at most half the size), where even a digit filling the frame is a size the model reads well.
 BIG_PX = 112
 ZOOM_PX = 160
+MIN_TILE = 64  # smallest tile side: a quarter of it (the overlap) still holds a small digit
 
 
 def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,
-                   classes: list[int] | None) -> None:
+                   classes: list[int] | None, tile: int | None = None) -> None:
     """Raise :class:`UserError` naming the first detector setting out of range."""
     if imgsz is not None and imgsz < 1:
         raise UserError(f"imgsz must be a positive number of pixels, got {imgsz}")
+    if tile is not None and tile < MIN_TILE:
+        raise UserError(f"tile must be at least {MIN_TILE} pixels, got {tile}")
     for name, value in (("conf", conf), ("iou", iou)):
         if not 0.0 <= value <= 1.0:
             raise UserError(f"{name} threshold must be between 0 and 1, got {value}")

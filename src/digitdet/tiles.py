@@ -1,0 +1,77 @@
+"""Tiled reading of big images: scans and photos whose digits are small against the whole.
+
+A form scanned at 300 dpi is 2480x3508 px. Read whole at 480 px, its 40-px handwriting is 5 px
+tall in the model's input, below anything the model reads. :func:`tile_windows` cuts such an
+image into overlapping tiles (each read at the model's size like any image), and
+:func:`merge_tiles` puts the tiles' boxes and a pass over the whole image back together: a tile's
+box that touches an edge it shares with a neighbour is a cut digit, which the neighbour sees
+whole when the digit is smaller than the overlap; a digit bigger than that comes from the whole
+image's pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitdet.decode import nms_by_class
+from digitdet.results import Detections
+
+OVERLAP = 0.25  # share of the tile side that neighbouring tiles share, at least
+EDGE_PX = 2.0  # a tile's box this close (image px) to an edge shared with a neighbour is cut
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Offsets of tiles of side ``tile`` covering ``length`` pixels, spread evenly so that
+    neighbours share at least ``overlap`` pixels; the last ends at ``length``. One tile (at 0)
+    when ``length <= tile``."""
+    if tile < 1 or not 0 <= overlap < tile:
+        raise ValueError(f"need 0 <= overlap < tile, got tile {tile}, overlap {overlap}")
+    if length <= tile:
+        return [0]
+    n = -(-(length - overlap) // (tile - overlap))  # tiles needed for that overlap
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def tile_windows(h: int, w: int, tile: int, overlap: float = OVERLAP) -> np.ndarray:
+    """Tiles of an ``h x w`` image: ``(K, 4) int64`` xyxy windows of at most ``tile x tile``
+    pixels, row by row, neighbours sharing at least ``overlap`` of ``tile``."""
+    ov = int(round(overlap * tile))
+    return np.array([[x, y, min(x + tile, w), min(y + tile, h)]
+                     for y in tile_starts(h, tile, ov) for x in tile_starts(w, tile, ov)], np.int64)
+
+
+def uncut(xyxy: np.ndarray, window: np.ndarray, h: int, w: int, edge: float = EDGE_PX) -> np.ndarray:
+    """Mask ``(N,) bool`` of the boxes ``xyxy (N, 4)`` (image px) found in ``window`` that do
+    not touch (within ``edge`` px) one of its edges inside the image, where a digit may be cut."""
+    x0, y0, x1, y1 = (float(v) for v in window)
+    ok = np.ones(len(xyxy), bool)
+    if x0 > 0:
+        ok &= xyxy[:, 0] > x0 + edge
+    if y0 > 0:
+        ok &= xyxy[:, 1] > y0 + edge
+    if x1 < w:
+        ok &= xyxy[:, 2] < x1 - edge
+    if y1 < h:
+        ok &= xyxy[:, 3] < y1 - edge
+    return ok
+
+
+def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray, h: int, w: int,
+                iou: float, agnostic: bool = False) -> Detections:
+    """One image's detections from its ``tiles`` (boxes already in image px, one per row of
+    ``windows``) and its ``whole``-image pass: the tiles' uncut boxes, and the whole pass's
+    boxes too big to lie whole in a tile's overlap (side over the smallest overlap), merged by
+    class-wise NMS at ``iou`` (or across classes if ``agnostic``), most confident first. Each
+    pass keeps its own ``max_det``: a page may hold more digits than one pass."""
+    if len(tiles) != len(windows):
+        raise ValueError(f"{len(tiles)} tiles' detections for windows of shape {windows.shape}")
+    parts = [d[uncut(d.xyxy, win, h, w)] for d, win in zip(tiles, windows, strict=True)]
+    side = (windows[:, 2:] - windows[:, :2]).max()
+    big = OVERLAP * side - 2 * EDGE_PX  # a smaller box lies whole, off the cut edges, in a tile
+    wh = whole.xyxy[:, 2:] - whole.xyxy[:, :2]
+    parts.append(whole[wh.max(1) >= big] if len(whole) else whole)
+    merged = Detections.merge(parts)
+    if not len(merged):
+        return merged
+    keep = nms_by_class(merged.xyxy, merged.confidence, merged.class_id, iou, agnostic)
+    return merged[keep]

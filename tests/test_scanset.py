@@ -1,0 +1,105 @@
+"""The scanned-page check: A4 pages at 300 dpi of held-out numbers, read whole and in tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitdet.results import Detections, Prediction
+from digitdet.scanset import A4_300DPI, SCALES, evaluate_scans, scan_page
+from digitdet.scanset import main as scan_main
+from digitdet.stickset import StickPage
+from test_stickset import digits28
+
+from conftest import write_mnist
+
+
+def page(scale: float, seed: int = 0) -> StickPage:
+    images, labels = digits28()
+    return scan_page(np.random.default_rng(seed), images, labels, scale)
+
+
+@pytest.mark.parametrize("scale, blocks", [
+    (1.0, 3 * 6),  # 640x480 blocks: 3 across, 6 down
+    (1.5, 2 * 4),  # enlarged by 1.5: 2 across, 4 down
+    (2.0, 1 * 3),  # by 2: 1 across, 3 down
+])
+def test_scan_page_layout(scale: float, blocks: int) -> None:
+    sp = page(scale)
+    assert sp.image.shape == (A4_300DPI[1], A4_300DPI[0], 3) and sp.image.dtype == np.uint8
+    assert len(sp.numbers) == 4 * blocks  # four numbers a block
+    assert "".join(n["text"] for n in sp.numbers) == "".join(map(str, sp.classes.tolist()))
+    gray = sp.image[..., 0]
+    for x1, y1, x2, y2 in sp.boxes.round().astype(int):
+        assert gray[y1:y2, x1:x2].min() < 64  # the digit's ink is in its box
+    # digits28's ink is 20 of 28 rows, drawn 30-50 px a side on a block, then scaled
+    heights = sp.boxes[:, 3] - sp.boxes[:, 1]
+    assert heights.min() >= 21 * scale - 1 and heights.max() <= 36 * scale + 1
+    ink = (gray < 128).sum()
+    boxed = sum(int((gray[y1:y2, x1:x2] < 128).sum()) for x1, y1, x2, y2 in sp.boxes.round().astype(int))
+    assert boxed == pytest.approx(ink, rel=0.02)  # no ink outside the boxes
+
+
+def test_same_seed_same_page() -> None:
+    a, b, c = page(1.5, seed=3), page(1.5, seed=3), page(1.5, seed=4)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.boxes, b.boxes)
+    assert not np.array_equal(a.image, c.image)
+
+
+class Truth:
+    """Answers each page with its ground truth at ``score``, keeping every ``keep``-th digit."""
+
+    def __init__(self, pages: int, score: float = 0.9, keep: int = 1) -> None:
+        images, labels = digits28()
+        rng = np.random.default_rng(0)
+        self.pages = [scan_page(rng, images, labels, SCALES[k % 3]) for k in range(pages)]
+        self.score, self.keep = score, keep
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        sp = self.pages.pop(0)
+        assert np.array_equal(sp.image, image)
+        k = np.arange(len(sp.classes)) % self.keep == 0
+        return Prediction(Detections(sp.boxes[k], np.full(int(k.sum()), self.score, np.float32),
+                                     sp.classes[k]))
+
+
+@pytest.mark.parametrize("detector, numbers, digits", [
+    (Truth(3), 1.0, 1.0),             # reads every page right
+    (Truth(3, score=0.2), 0.0, 0.0),  # right boxes, under the confidence
+    (Truth(3, keep=2), 0.0, 0.5),     # every other digit: no number whole (all have 3-5 digits)
+])
+def test_evaluate_scans(detector: Truth, numbers: float, digits: float) -> None:
+    images, labels = digits28()
+    r = evaluate_scans(detector, images, labels, pages=3, seed=0)
+    assert r["pages"] == 3 and r["numbers"] == 4 * (18 + 8 + 3)
+    assert r["number_accuracy"] == numbers
+    assert r["number_accuracy_by_scale"] == {1.0: numbers, 1.5: numbers, 2.0: numbers}
+    assert r["digits_read"] == pytest.approx(digits, abs=0.01)
+    assert r["seconds_per_page"] >= 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pages", "0"], "--pages must lie between 1 and 1000, got 0"),  # no pages
+    (["--conf-thres", "1"], "between 0 and 1, got 1"),                 # confidence out of range
+    (["--tile", "10"], "tile must be at least 64 pixels, got 10"),     # a tile too small
+    (["--mnist-dir", "MISSING"], "does not exist"),                    # no MNIST there
+])
+def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                       message: str) -> None:
+    args = [{"MISSING": str(tmp_path / "none")}.get(a, a) for a in args]
+    assert scan_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("digitdet.scanset: error: ") and message in err and "\n" not in err
+
+
+def test_cli_reports_whole_and_tiled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import make_onnx, yolo_output
+
+    weights = make_onnx(tmp_path / "m.onnx", yolo_output([]))  # finds nothing
+    mnist = write_mnist(tmp_path / "mnist", n_train=10, n_test=5100)
+    assert scan_main(["--weights", str(weights), "--mnist-dir", str(mnist), "--pages", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "read whole: numbers read 0.0 % of 72" in out
+    assert "tiles of 640 px: numbers read 0.0 % of 72" in out

@@ -1,0 +1,172 @@
+"""Tiled reading of big images: tile layout, cut boxes, merging, and the detector end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from digitdet.backends import ModelInfo
+from digitdet.detector import DigitDetector
+from digitdet.errors import UserError
+from digitdet.results import Detections
+from digitdet.tiles import merge_tiles, tile_starts, tile_windows, uncut
+
+from conftest import make_onnx, yolo_output
+
+
+@pytest.mark.parametrize("length, tile, overlap, expected", [
+    (500, 640, 160, [0]),                         # fits in one tile
+    (640, 640, 160, [0]),                         # exactly one tile
+    (1000, 640, 160, [0, 360]),                   # two tiles, sharing 280 px (more than asked)
+    (1120, 640, 160, [0, 480]),                   # two tiles sharing exactly the overlap
+    (1121, 640, 160, [0, 240, 481]),              # one pixel more: a third tile
+    (2480, 640, 160, [0, 460, 920, 1380, 1840]),  # A4 at 300 dpi across
+    (100, 64, 0, [0, 36]),                        # no overlap asked: still ends at the border
+])
+def test_tile_starts(length: int, tile: int, overlap: int, expected: list[int]) -> None:
+    assert tile_starts(length, tile, overlap) == expected
+
+
+@pytest.mark.parametrize("length, tile, overlap", [
+    (n, t, o) for n in (1, 63, 640, 641, 999, 3508) for t, o in ((64, 16), (640, 160), (333, 100))])
+def test_tiles_cover_the_image_and_share_the_overlap(length: int, tile: int, overlap: int) -> None:
+    starts = np.array(tile_starts(length, tile, overlap))
+    ends = np.minimum(starts + tile, length)
+    assert starts[0] == 0 and ends[-1] == length  # the whole length, nothing past it
+    assert (ends[:-1] - starts[1:] >= overlap).all()  # neighbours share at least the overlap
+
+
+@pytest.mark.parametrize("tile, overlap", [
+    (0, 0),      # no tile
+    (64, 64),    # overlap as big as the tile: tiles would never advance
+    (64, -1),    # negative overlap
+])
+def test_tile_starts_refuses_bad_settings(tile: int, overlap: int) -> None:
+    with pytest.raises(ValueError, match="overlap < tile"):
+        tile_starts(100, tile, overlap)
+
+
+def test_tile_windows_row_by_row() -> None:
+    # a 1000x700 (w x h) image in 640-px tiles (160 px overlap): two tiles across, two down
+    assert tile_windows(700, 1000, 640).tolist() == [
+        [0, 0, 640, 640], [360, 0, 1000, 640], [0, 60, 640, 700], [360, 60, 1000, 700]]
+
+
+# a box in the window (100, 100, 740, 740) of a 1000x1000 image
+@pytest.mark.parametrize("box, kept", [
+    ((300, 300, 330, 340), True),    # inside
+    ((100, 300, 130, 340), False),   # on the left edge, shared with a tile to the left
+    ((300, 720, 330, 739), False),   # within 2 px of the bottom edge, shared below
+    ((104, 300, 130, 340), True),    # 4 px off the left edge: whole
+])
+def test_uncut_drops_boxes_on_shared_edges(box: tuple, kept: bool) -> None:
+    xyxy = np.array([box], np.float32)
+    assert uncut(xyxy, np.array([100, 100, 740, 740]), 1000, 1000).tolist() == [kept]
+
+
+def test_uncut_keeps_boxes_on_the_image_border() -> None:
+    # the window is the image's top-left tile: its top and left edges are the image's own
+    xyxy = np.array([[0, 0, 30, 40], [610, 0, 640, 40]], np.float32)
+    assert uncut(xyxy, np.array([0, 0, 640, 640]), 1000, 1000).tolist() == [True, False]
+
+
+def dets(*rows: tuple[float, float, float, float, int, float]) -> Detections:
+    if not rows:
+        return Detections.empty()
+    a = np.array(rows, np.float32)
+    return Detections(a[:, :4], a[:, 5], a[:, 4].astype(int))
+
+
+WINDOWS = np.array([[0, 0, 640, 640], [480, 0, 1120, 640]])  # a 1120x640 image, 160 px shared
+
+
+# boxes (x1, y1, x2, y2, class, score) in image pixels
+@pytest.mark.parametrize("whole, left, right, expected", [
+    # a digit across the left tile's right edge: cut there, whole in the right tile
+    ([], [(620, 10, 640, 40, 3, .9)], [(620, 10, 650, 40, 3, .8)], [(620, 3)]),
+    # a digit in the overlap, whole in both tiles: one box (NMS)
+    ([], [(500, 10, 530, 40, 5, .9)], [(501, 10, 530, 40, 5, .8)], [(500, 5)]),
+    # a small digit the whole pass saw too: the tile's box, not the whole pass's
+    ([(98, 8, 132, 44, 1, .95)], [(100, 10, 130, 40, 7, .9)], [], [(100, 7)]),
+    # a digit bigger than the overlap, cut in every tile: the whole pass's box
+    ([(300, 10, 800, 600, 8, .7)], [(300, 10, 640, 600, 0, .9)], [(480, 10, 800, 600, 3, .9)],
+     [(300, 8)]),
+    # nothing anywhere
+    ([], [], [], []),
+])
+def test_merge_tiles(whole: list, left: list, right: list, expected: list) -> None:
+    merged = merge_tiles(dets(*whole), [dets(*left), dets(*right)], WINDOWS, 640, 1120, 0.45)
+    got = sorted((int(b[0]), int(c)) for b, c in zip(merged.xyxy, merged.class_id, strict=True))
+    assert got == expected
+
+
+def test_merge_tiles_needs_one_detections_per_window() -> None:
+    with pytest.raises(ValueError, match="1 tiles' detections"):
+        merge_tiles(Detections.empty(), [Detections.empty()], WINDOWS, 640, 1120, 0.45)
+
+
+class InkFinder:
+    """A backend that boxes each dark blob of its input as a '3' (score 0.9): what a perfect
+    detector would do, at any scale, so tiling is all that changes what is found."""
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self.calls = 0
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        ink = (blob[0, 0] < 0.3).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+        out = np.zeros((1, 14, n - 1), np.float32)
+        for k in range(1, n):
+            x, y, w, h = stats[k, :4]
+            out[0, :4, k - 1] = [x + w / 2, y + h / 2, w, h]
+            out[0, 4 + 3, k - 1] = 0.9
+        return out
+
+
+# dark rectangles (x, y, w, h) on a white 1600x1200 page
+INK = [(100, 100, 24, 36),   # in the first tile only
+       (630, 300, 24, 36),   # across the first column of tiles' right edge
+       (500, 560, 24, 36),   # in the overlap of four tiles
+       (1570, 1160, 24, 36),  # in the bottom-right corner
+       (700, 400, 400, 500)]  # bigger than the overlap: cut in every tile
+
+
+@pytest.fixture
+def page() -> np.ndarray:
+    img = np.full((1200, 1600, 3), 255, np.uint8)
+    for x, y, w, h in INK:
+        img[y:y + h, x:x + w] = 0
+    return img
+
+
+@pytest.mark.parametrize("tile, passes", [
+    (640, 1 + 3 * 3),  # the whole page and 9 tiles (3 across, 3 down)
+    (2000, 1),         # a tile bigger than the page: read whole, once
+])
+def test_tiled_detector_finds_each_digit_once(tmp_path: Path, page: np.ndarray, tile: int,
+                                             passes: int) -> None:
+    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320, tile=tile)
+    det.backend = spy = InkFinder(det.backend.info)
+    found = det.predict(page).detections
+    assert spy.calls == passes
+    assert len(found) == len(INK)
+    want = np.array([(x, y, x + w, y + h) for x, y, w, h in INK], np.float32)
+    got = found.xyxy[np.argsort(found.xyxy[:, 0] * 10000 + found.xyxy[:, 1])]
+    want = want[np.argsort(want[:, 0] * 10000 + want[:, 1])]
+    # tiles are read at 320 px (a half of 640): a box is off by the resize's rounding at most
+    tol = 2 * (tile / 320 if tile < 1600 else 1600 / 320)
+    assert np.abs(got - want).max() <= tol
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tile": 32}, "tile must be at least 64"),              # too small to hold a digit's overlap
+    ({"tile": 640, "augment": True}, "do not combine"),      # both add passes for big digits
+])
+def test_tile_settings_are_checked(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), **kwargs)
