@@ -238,8 +238,6 @@ def test_classes_are_checked_against_the_model(tmp_path: Path, names: dict[int, 
     (["--classes", "10"], "classes are this model's class ids 0-9, got 10"),  # the model's names
     (["--line-thickness", "0"], "--line-thickness must be >= 1, got 0"),  # 0 would mean "auto"
     (["--tile", "8"], "tile must be at least 64 pixels, got 8"),  # no room for a digit's overlap
-    (["--tile", "640", "--augment"], "tile and augment do not combine: tiling reads big digits "
-                                      "from a pass over the whole image already"),
 ])
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path, weights: Path, flags: list[str],
                                         message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,8 +88,25 @@ def test_detect_bad_input(client: TestClient, data: bytes, ctype: str, status: i
     assert r.status_code == status and message in r.json()["detail"]
 
 
-def test_bad_conf_is_422(client: TestClient) -> None:
-    assert client.post("/detect?conf=3", content=png()).status_code == 422
+@pytest.mark.parametrize("query", [
+    "conf=3",   # confidence out of range
+    "tile=10",  # a tile too small to hold a digit's overlap
+    "tile=-5",  # a negative tile
+])
+def test_bad_query_is_422(client: TestClient, query: str) -> None:
+    assert client.post(f"/detect?{query}", content=png()).status_code == 422
+
+
+@pytest.mark.parametrize("query, numbers", [
+    ("", 1),           # a 2000x1500 image read whole: the fake model's "42", once
+    ("tile=0", 1),     # tile 0: read whole, the same
+    ("tile=1000", 7),  # in 1000-px tiles (3 x 2), the fake model finds "42" in each tile, and the
+                       # whole pass's boxes, 250 px tall, are over the overlap (246 px): kept too
+])
+def test_tile_query_is_per_request(client: TestClient, query: str, numbers: int) -> None:
+    r = client.post(f"/detect?{query}", content=png(2000, 1500))
+    assert r.status_code == 200
+    assert [n["text"] for n in r.json()["numbers"]] == ["42"] * numbers
 
 
 def test_concurrent_requests_share_one_model(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from digitdet.backends import ModelInfo
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.results import Detections
-from digitdet.tiles import merge_tiles, tile_starts, tile_windows, uncut
+from digitdet.tiles import merge_tiles, tile_cores, tile_starts, tile_windows, uncut
 
 from conftest import make_onnx, yolo_output
 
@@ -55,6 +55,26 @@ def test_tile_windows_row_by_row() -> None:
         [0, 0, 640, 640], [360, 0, 1000, 640], [0, 60, 640, 700], [360, 60, 1000, 700]]
 
 
+@pytest.mark.parametrize("h, w, tile, cores", [
+    # two tiles across (0-640, 360-1000): cut halfway across their overlap, at 500
+    (640, 1000, 640, [[0, 0, 500, 640], [500, 0, 1000, 640]]),
+    # one tile: the whole image
+    (480, 640, 640, [[0, 0, 640, 480]]),
+    # 2 x 2 (0-640 and 360-1000 across, 0-640 and 60-700 down): cut at 500 and 350
+    (700, 1000, 640, [[0, 0, 500, 350], [500, 0, 1000, 350], [0, 350, 500, 700],
+                      [500, 350, 1000, 700]]),
+    # 3 x 1 of a long strip (0-640, 480-1120, 960-1600): cut at 560 and 1040
+    (300, 1600, 640, [[0, 0, 560, 300], [560, 0, 1040, 300], [1040, 0, 1600, 300]]),
+])
+def test_tile_cores(h: int, w: int, tile: int, cores: list) -> None:
+    windows = tile_windows(h, w, tile)
+    got = tile_cores(windows, h, w)
+    assert got.tolist() == cores
+    inside = (got[:, :2] >= windows[:, :2]).all() and (got[:, 2:] <= windows[:, 2:]).all()
+    area = ((got[:, 2:] - got[:, :2]).prod(1)).sum()
+    assert inside and area == h * w  # within its window, and together the image, once
+
+
 # a box in the window (100, 100, 740, 740) of a 1000x1000 image
 @pytest.mark.parametrize("box, kept", [
     ((300, 300, 330, 340), True),    # inside
@@ -94,6 +114,9 @@ WINDOWS = np.array([[0, 0, 640, 640], [480, 0, 1120, 640]])  # a 1120x640 image,
     # a digit bigger than the overlap, cut in every tile: the whole pass's box
     ([(300, 10, 800, 600, 8, .7)], [(300, 10, 640, 600, 0, .9)], [(480, 10, 800, 600, 3, .9)],
      [(300, 8)]),
+    # a digit across the left tile's edge, its piece boxed short of the edge and misread: the
+    # piece is centred past the cores' cut (560), in the right tile's core: dropped
+    ([], [(600, 10, 636, 40, 1, .9)], [(600, 10, 660, 40, 7, .8)], [(600, 7)]),
     # nothing anywhere
     ([], [], [], []),
 ])
@@ -163,10 +186,35 @@ def test_tiled_detector_finds_each_digit_once(tmp_path: Path, page: np.ndarray, 
     assert np.abs(got - want).max() <= tol
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"tile": 32}, "tile must be at least 64"),              # too small to hold a digit's overlap
-    ({"tile": 640, "augment": True}, "do not combine"),      # both add passes for big digits
+def test_tile_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="tile must be at least 64 pixels, got 32"):
+        DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), tile=32)
+
+
+@pytest.mark.parametrize("init, call, passes", [
+    (None, None, 1),       # read whole by default
+    (None, 640, 1 + 9),    # tiles asked for this call only
+    (640, None, 1 + 9),    # the detector's own tile side
+    (640, 0, 1),           # ... turned off for this call
+    (640, 2000, 1),        # ... a tile bigger than the image: whole
 ])
-def test_tile_settings_are_checked(tmp_path: Path, kwargs: dict, message: str) -> None:
-    with pytest.raises(UserError, match=message):
-        DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), **kwargs)
+def test_tile_per_call(tmp_path: Path, page: np.ndarray, init: int | None, call: int | None,
+                       passes: int) -> None:
+    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320, tile=init)
+    det.backend = spy = InkFinder(det.backend.info)
+    assert len(det.predict(page, tile=call).detections) == len(INK)
+    assert spy.calls == passes
+
+
+def test_tile_per_call_is_checked(tmp_path: Path, page: np.ndarray) -> None:
+    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])))
+    with pytest.raises(UserError, match="tile must be at least 64 pixels, got 10"):
+        det.predict(page, tile=10)
+
+
+def test_tiles_with_augment_add_the_zoomed_pass(tmp_path: Path, page: np.ndarray) -> None:
+    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320, tile=640,
+                        augment=True)
+    det.backend = spy = InkFinder(det.backend.info)
+    assert len(det.predict(page).detections) == len(INK)
+    assert spy.calls == 1 + 9 + 1  # whole, tiles, and the zoomed-out whole

@@ -26,7 +26,7 @@ from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
-from digitdet.tiles import merge_tiles, tile_windows
+from digitdet.tiles import MIN_TILE, merge_tiles, tile_windows
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
@@ -77,9 +77,6 @@ class DigitDetector:
                  refiner: bool | str | Path | None = None, context: bool = True,
                  tile: int | None = None) -> None:
         check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
-        if tile and augment:
-            raise UserError("tile and augment do not combine: tiling reads big digits from a "
-                            "pass over the whole image already")
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
         info = self.backend.info
@@ -110,13 +107,17 @@ class DigitDetector:
             path = default_weights(DEFAULT_REFINER) if refiner is True else Path(refiner)
             self.refiner = Refiner(path)
 
-    def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None) -> Prediction:
+    def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None,
+                tile: int | None = None) -> Prediction:
         """Detect digits in ``image``: an array (BGR unless ``rgb``; gray, RGBA, 16-bit accepted)
         or the path of an image file (:class:`UserError` when it is missing or unreadable).
 
-        ``conf`` overrides the confidence threshold for this call only (thread-safe).
+        ``conf`` and ``tile`` override the confidence threshold and the tile side for this call
+        only (thread-safe); ``tile=0`` reads the image whole.
         """
-        return self._predict(self.backend, image, rgb, conf)
+        if tile:
+            check_settings(None, self.conf, self.iou, self.max_det, None, tile)
+        return self._predict(self.backend, image, rgb, conf, tile)
 
     def predict_many(self, images: Iterable[ImageLike], rgb: bool = False,
                      workers: int | None = None) -> Generator[Prediction, None, None]:
@@ -139,7 +140,7 @@ class DigitDetector:
         def job(image: ImageLike) -> Prediction:
             backend = free.get()
             try:
-                return self._predict(backend, image, rgb, None)
+                return self._predict(backend, image, rgb, None, None)
             finally:
                 free.put(backend)
 
@@ -163,17 +164,18 @@ class DigitDetector:
         return self._pool
 
     def _predict(self, backend: Backend, image: ImageLike, rgb: bool,
-                 conf: float | None) -> Prediction:
+                 conf: float | None, tile: int | None) -> Prediction:
         img = as_bgr8(image, rgb)
         thres = self.conf if conf is None else conf
+        tile = self.tile if tile is None else tile
         # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
         # (but not under 0.001, ultralytics' mAP threshold: the crops would cost more than the pass)
         pre = max(thres * thres, 0.001) if self.recognizer else thres
         if self.recognizer and self.context and thres <= LIFT:
             pre = min(pre, FLOOR)  # faint boxes a number may vouch for are read too
         classes = None if self.recognizer else self.classes  # the recognizer may change them
-        if self.tile and max(img.shape[:2]) > self.tile:
-            det, info, times = self._tiled_pass(backend, img, self.tile, pre, classes)
+        if tile and max(img.shape[:2]) > tile:
+            det, info, times = self._tiled_pass(backend, img, tile, pre, classes)
         else:
             det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
         if self.augment:
@@ -247,7 +249,6 @@ class DigitDetector:
 # (at most half the size), where even a digit filling the frame is a size the model reads well.
 BIG_PX = 112
 ZOOM_PX = 160
-MIN_TILE = 64  # smallest tile side: a quarter of it (the overlap) still holds a small digit
 
 
 def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,

@@ -3,11 +3,12 @@
 A form scanned at 300 dpi is 2480x3508 px. Read whole at 480 px, its 40-px handwriting is 5 px
 tall in the model's input, below anything the model reads. :func:`tile_windows` cuts such an
 image into overlapping tiles (each read at the model's size like any image), and
-:func:`merge_tiles` puts the tiles' boxes and a pass over the whole image back together: a tile's
-box that touches an edge it shares with a neighbour is a cut digit, which the neighbour sees
-whole when the digit is smaller than the overlap; a digit bigger than that comes from the whole
-image's pass.
-"""
+:func:`merge_tiles` puts the tiles' boxes and a pass over the whole image back together. Each
+tile keeps the boxes centred in its core (:func:`tile_cores`, the tile cut halfway across each
+overlap) that do not touch an edge it shares with a neighbour (:func:`uncut`): a digit smaller
+than the overlap is read whole by the one tile its centre falls in, and the piece of it that a
+neighbour sees cut is centred outside that neighbour's core. A digit bigger than that comes from
+the whole image's pass."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from digitdet.results import Detections
 
 OVERLAP = 0.25  # share of the tile side that neighbouring tiles share, at least
 EDGE_PX = 2.0  # a tile's box this close (image px) to an edge shared with a neighbour is cut
+MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -40,6 +42,20 @@ def tile_windows(h: int, w: int, tile: int, overlap: float = OVERLAP) -> np.ndar
                      for y in tile_starts(h, tile, ov) for x in tile_starts(w, tile, ov)], np.int64)
 
 
+def tile_cores(windows: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The part of each tile that it reads for the image: ``(K, 4) float64`` xyxy, the
+    tile's window cut halfway across each overlap with a neighbour, so the cores of a
+    :func:`tile_windows` grid cover the ``h x w`` image without overlapping."""
+    out = np.zeros((len(windows), 4))
+    for axis, length in ((0, w), (1, h)):
+        starts = np.unique(windows[:, axis])
+        ends = np.unique(windows[:, axis + 2])
+        cuts = np.concatenate([[0.0], (starts[1:] + ends[:-1]) / 2, [float(length)]])
+        k = np.searchsorted(starts, windows[:, axis])
+        out[:, axis], out[:, axis + 2] = cuts[k], cuts[k + 1]
+    return out
+
+
 def uncut(xyxy: np.ndarray, window: np.ndarray, h: int, w: int, edge: float = EDGE_PX) -> np.ndarray:
     """Mask ``(N,) bool`` of the boxes ``xyxy (N, 4)`` (image px) found in ``window`` that do
     not touch (within ``edge`` px) one of its edges inside the image, where a digit may be cut."""
@@ -59,13 +75,19 @@ def uncut(xyxy: np.ndarray, window: np.ndarray, h: int, w: int, edge: float = ED
 def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray, h: int, w: int,
                 iou: float, agnostic: bool = False) -> Detections:
     """One image's detections from its ``tiles`` (boxes already in image px, one per row of
-    ``windows``) and its ``whole``-image pass: the tiles' uncut boxes, and the whole pass's
-    boxes too big to lie whole in a tile's overlap (side over the smallest overlap), merged by
+    ``windows``) and its ``whole``-image pass: each tile's uncut boxes centred in its core
+    (:func:`tile_cores`: a digit is read by one tile, and the piece of it that a neighbour sees
+    cut is centred outside that neighbour's core), and the whole pass's boxes too big to lie
+    whole in the tile they are centred in (side over the smallest overlap), merged by
     class-wise NMS at ``iou`` (or across classes if ``agnostic``), most confident first. Each
     pass keeps its own ``max_det``: a page may hold more digits than one pass."""
     if len(tiles) != len(windows):
         raise ValueError(f"{len(tiles)} tiles' detections for windows of shape {windows.shape}")
-    parts = [d[uncut(d.xyxy, win, h, w)] for d, win in zip(tiles, windows, strict=True)]
+    parts = []
+    for d, win, core in zip(tiles, windows, tile_cores(windows, h, w), strict=True):
+        cx, cy = (d.xyxy[:, 0] + d.xyxy[:, 2]) / 2, (d.xyxy[:, 1] + d.xyxy[:, 3]) / 2
+        mine = (cx >= core[0]) & (cx < core[2]) & (cy >= core[1]) & (cy < core[3])
+        parts.append(d[mine & uncut(d.xyxy, win, h, w)])
     side = (windows[:, 2:] - windows[:, :2]).max()
     big = OVERLAP * side - 2 * EDGE_PX  # a smaller box lies whole, off the cut edges, in a tile
     wh = whole.xyxy[:, 2:] - whole.xyxy[:, :2]
