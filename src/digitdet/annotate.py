@@ -12,8 +12,25 @@ PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 
 NUMBER_COLOR = (255, 0, 200)
 
 
-def _scale(img: np.ndarray, line_thickness: int | None) -> tuple[int, float]:
-    t = line_thickness or max(1, round(sum(img.shape[:2]) / 2 * 0.003))
+DIGIT_SHARE = 0.06  # automatic line width: at most this share of the boxes' median height
+MIN_CAPPED = 2  # ... but the cap never goes below ultralytics' width for a 640x480 frame
+
+
+def line_width(shape: tuple[int, ...], heights: np.ndarray, line_thickness: int | None = None) -> int:
+    """Line width in px: ``line_thickness`` when given, else ultralytics' rule (0.3 % of the
+    image's mean side) capped at :data:`DIGIT_SHARE` of the median of ``heights (N,)``, the
+    boxes' heights (at least :data:`MIN_CAPPED`), so the labels of small digits on a big page
+    (a scan) do not hide them; frames up to about 800 px are drawn as ultralytics draws them."""
+    if line_thickness:
+        return line_thickness
+    t = round(sum(shape[:2]) / 2 * 0.003)
+    if len(heights):
+        t = min(t, max(MIN_CAPPED, round(float(np.median(heights)) * DIGIT_SHARE)))
+    return max(1, t)
+
+
+def _scale(img: np.ndarray, line_thickness: int | None, boxes: np.ndarray) -> tuple[int, float]:
+    t = line_width(img.shape, boxes[:, 3] - boxes[:, 1], line_thickness)
     return t, max(0.35, t / 3)
 
 
@@ -21,7 +38,7 @@ def draw_detections(image: np.ndarray, det: Detections, line_thickness: int | No
                     hide_labels: bool = False, hide_conf: bool = False) -> np.ndarray:
     """Boxes with 'digit conf' labels on a copy of ``image (H, W, 3) uint8``."""
     out = image.copy()
-    t, fs = _scale(out, line_thickness)
+    t, fs = _scale(out, line_thickness, det.xyxy)
     for (x1, y1, x2, y2), c, k in zip(det.xyxy.round().astype(int), det.confidence, det.class_id,
                                       strict=True):
         col = PALETTE[int(k) % len(PALETTE)]
@@ -41,7 +58,7 @@ def draw_numbers(image: np.ndarray, numbers: list[Number], line_thickness: int |
                  ) -> np.ndarray:
     """Each number's text under its digits (magenta), on a copy of ``image``."""
     out = image.copy()
-    t, fs = _scale(out, line_thickness)
+    t, fs = _scale(out, line_thickness, np.array([n.box for n in numbers], np.float32).reshape(-1, 4))
     fs *= 1.3
     for num in numbers:
         x1, _, _, y2 = (int(round(v)) for v in num.box)
