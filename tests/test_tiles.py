@@ -126,6 +126,25 @@ def test_merge_tiles(whole: list, left: list, right: list, expected: list) -> No
     assert got == expected
 
 
+# whole_px 50: a digit 50 px or more is read well by the whole pass
+@pytest.mark.parametrize("whole, left, expected", [
+    # 70 px tall, in both passes: the whole pass's box (the tile misread it)
+    ([(100, 10, 140, 80, 3, .6)], [(100, 10, 140, 80, 8, .9)], [(100, 3)]),
+    # 30 px tall, in both passes: the tile's box, as without whole_px
+    ([(100, 10, 120, 40, 3, .6)], [(100, 10, 120, 40, 8, .9)], [(100, 8)]),
+    # 70 px tall, found by the tile only: kept
+    ([], [(100, 10, 140, 80, 8, .9)], [(100, 8)]),
+    # 70 px tall, the whole pass's box elsewhere: both kept
+    ([(300, 10, 340, 80, 3, .6)], [(100, 10, 140, 80, 8, .9)], [(100, 8), (300, 3)]),
+])
+def test_merge_tiles_takes_well_read_digits_from_the_whole_pass(whole: list, left: list,
+                                                                expected: list) -> None:
+    merged = merge_tiles(dets(*whole), [dets(*left), dets()], WINDOWS, 640, 1120, 0.45,
+                         whole_px=50)
+    got = sorted((int(b[0]), int(c)) for b, c in zip(merged.xyxy, merged.class_id, strict=True))
+    assert got == expected
+
+
 def test_merge_tiles_needs_one_detections_per_window() -> None:
     with pytest.raises(ValueError, match="1 tiles' detections"):
         merge_tiles(Detections.empty(), [Detections.empty()], WINDOWS, 640, 1120, 0.45)

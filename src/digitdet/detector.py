@@ -26,7 +26,7 @@ from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
-from digitdet.tiles import MIN_TILE, merge_tiles, tile_windows
+from digitdet.tiles import MIN_TILE, WHOLE_PX, merge_tiles, tile_windows
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
@@ -237,7 +237,8 @@ class DigitDetector:
                                     part.class_id))
             total += t
         t0 = time.perf_counter()
-        det = merge_tiles(whole, found, windows, h, w, self.iou, self.agnostic_nms)
+        det = merge_tiles(whole, found, windows, h, w, self.iou, self.agnostic_nms,
+                         WHOLE_PX / info.scale_y)
         total[2] += (time.perf_counter() - t0) * 1e3
         return det, info, (float(total[0]), float(total[1]), float(total[2]))
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitdet.decode import nms_by_class
+from digitdet.decode import box_iou, nms_by_class
 from digitdet.results import Detections
 
 OVERLAP = 0.25  # share of the tile side that neighbouring tiles share, at least
 EDGE_PX = 2.0  # a tile's box this close (image px) to an edge shared with a neighbour is cut
+# a digit this tall or more (model px) in the whole image's pass is read from that pass: at a
+# tile's finer scale big digits are read worse (docs/training-log.md, "Scanned pages")
+WHOLE_PX = 16.0
 MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
 
 
@@ -73,14 +76,16 @@ def uncut(xyxy: np.ndarray, window: np.ndarray, h: int, w: int, edge: float = ED
 
 
 def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray, h: int, w: int,
-                iou: float, agnostic: bool = False) -> Detections:
+                iou: float, agnostic: bool = False, whole_px: float = np.inf) -> Detections:
     """One image's detections from its ``tiles`` (boxes already in image px, one per row of
     ``windows``) and its ``whole``-image pass: each tile's uncut boxes centred in its core
     (:func:`tile_cores`: a digit is read by one tile, and the piece of it that a neighbour sees
     cut is centred outside that neighbour's core), and the whole pass's boxes too big to lie
-    whole in the tile they are centred in (side over the smallest overlap), merged by
-    class-wise NMS at ``iou`` (or across classes if ``agnostic``), most confident first. Each
-    pass keeps its own ``max_det``: a page may hold more digits than one pass."""
+    whole in the tile they are centred in (side over the smallest overlap) or big enough for the
+    whole pass to read well (side ``whole_px`` image px or more: :data:`WHOLE_PX` model px), in
+    place of the tiles' boxes of that size on them (IoU >= 0.3), merged by class-wise NMS at
+    ``iou`` (or across classes if ``agnostic``), most confident first. Each pass keeps its own
+    ``max_det``: a page may hold more digits than one pass."""
     if len(tiles) != len(windows):
         raise ValueError(f"{len(tiles)} tiles' detections for windows of shape {windows.shape}")
     parts = []
@@ -90,9 +95,12 @@ def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray,
         parts.append(d[mine & uncut(d.xyxy, win, h, w)])
     side = (windows[:, 2:] - windows[:, :2]).max()
     big = OVERLAP * side - 2 * EDGE_PX  # a smaller box lies whole, off the cut edges, in a tile
-    wh = whole.xyxy[:, 2:] - whole.xyxy[:, :2]
-    parts.append(whole[wh.max(1) >= big] if len(whole) else whole)
-    merged = Detections.merge(parts)
+    kept = whole[(whole.xyxy[:, 2:] - whole.xyxy[:, :2]).max(1) >= min(big, whole_px)]
+    tiled = Detections.merge(parts)
+    if len(kept) and len(tiled):  # a digit the whole pass reads well: its box, not the tiles'
+        sized = (tiled.xyxy[:, 2:] - tiled.xyxy[:, :2]).max(1) >= whole_px
+        tiled = tiled[~(sized & (box_iou(tiled.xyxy, kept.xyxy).max(1) >= 0.3))]
+    merged = Detections.merge([tiled, kept])
     if not len(merged):
         return merged
     keep = nms_by_class(merged.xyxy, merged.confidence, merged.class_id, iou, agnostic)
