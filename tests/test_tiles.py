@@ -12,7 +12,7 @@ from digitdet.backends import ModelInfo
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.results import Detections
-from digitdet.tiles import merge_tiles, tile_cores, tile_starts, tile_windows, uncut
+from digitdet.tiles import crowd, merge_tiles, tile_cores, tile_starts, tile_windows, uncut
 
 from conftest import make_onnx, yolo_output
 
@@ -143,6 +143,30 @@ def test_merge_tiles_takes_well_read_digits_from_the_whole_pass(whole: list, lef
                          whole_px=50)
     got = sorted((int(b[0]), int(c)) for b, c in zip(merged.xyxy, merged.class_id, strict=True))
     assert got == expected
+
+
+# tile boxes (x1, y1, x2, y2, class, score) against the box (0, 0, 300, 300)
+@pytest.mark.parametrize("rows, count", [
+    ([(10, 10, 40, 50, 1, .9), (60, 10, 90, 50, 2, .9), (110, 10, 140, 50, 3, .9)], 3),  # a patch of digits
+    ([(10, 10, 40, 50, 1, .05)], 0),     # too faint to count
+    ([(10, 10, 100, 200, 1, .9)], 0),    # over half its height: a piece of a big digit
+    ([(310, 10, 340, 50, 1, .9)], 0),    # centred outside it
+    ([], 0),                             # nothing
+])
+def test_crowd(rows: list, count: int) -> None:
+    assert crowd(np.array([[0, 0, 300, 300]], np.float32), dets(*rows)).tolist() == [count]
+
+
+@pytest.mark.parametrize("digits, kept_whole", [
+    (3, False),  # a whole-pass box over three small tile digits: a patch of writing, dropped
+    (2, True),   # over two (a big digit and two pieces of it, say): kept
+])
+def test_merge_tiles_drops_whole_boxes_over_writing(digits: int, kept_whole: bool) -> None:
+    small = [(20 + 40 * k, 20, 50 + 40 * k, 60, k, .9) for k in range(digits)]
+    merged = merge_tiles(dets((10, 10, 300, 300, 8, .95)), [dets(*small), dets()], WINDOWS, 640,
+                         1120, 0.45, whole_px=50)
+    assert len(merged) == digits + kept_whole
+    assert (8 in merged.class_id.tolist()) is kept_whole
 
 
 def test_merge_tiles_needs_one_detections_per_window() -> None:

@@ -19,6 +19,11 @@ from digitdet.results import Detections
 
 OVERLAP = 0.25  # share of the tile side that neighbouring tiles share, at least
 EDGE_PX = 2.0  # a tile's box this close (image px) to an edge shared with a neighbour is cut
+# a whole-pass box with this many tile digits (confidence >= CROWD_CONF, under half its height)
+# centred in it is a patch of writing seen small (a block of a form, a photo on a page), not one
+# digit; a big digit's own pieces boxed in the tiles are fewer (docs/training-log.md, "Scanned pages")
+CROWD = 3
+CROWD_CONF = 0.1
 # a digit this tall or more (model px) in the whole image's pass is read from that pass: at a
 # tile's finer scale big digits are read worse (docs/training-log.md, "Scanned pages")
 WHOLE_PX = 16.0
@@ -75,6 +80,17 @@ def uncut(xyxy: np.ndarray, window: np.ndarray, h: int, w: int, edge: float = ED
     return ok
 
 
+def crowd(xyxy: np.ndarray, tiled: Detections) -> np.ndarray:
+    """How many of the ``tiled`` boxes (confidence >= :data:`CROWD_CONF`) under half as tall as
+    each of the boxes ``xyxy (N, 4)`` are centred in it: ``(N,) int64``."""
+    small = tiled[tiled.confidence >= CROWD_CONF]
+    cx, cy = (small.xyxy[:, 0] + small.xyxy[:, 2]) / 2, (small.xyxy[:, 1] + small.xyxy[:, 3]) / 2
+    inside = ((cx[None] >= xyxy[:, :1]) & (cx[None] < xyxy[:, 2:3])
+              & (cy[None] >= xyxy[:, 1:2]) & (cy[None] < xyxy[:, 3:4]))
+    short = (small.xyxy[:, 3] - small.xyxy[:, 1])[None] < 0.5 * (xyxy[:, 3:4] - xyxy[:, 1:2])
+    return (inside & short).sum(1).astype(np.int64)
+
+
 def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray, h: int, w: int,
                 iou: float, agnostic: bool = False, whole_px: float = np.inf) -> Detections:
     """One image's detections from its ``tiles`` (boxes already in image px, one per row of
@@ -82,8 +98,9 @@ def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray,
     (:func:`tile_cores`: a digit is read by one tile, and the piece of it that a neighbour sees
     cut is centred outside that neighbour's core), and the whole pass's boxes too big to lie
     whole in the tile they are centred in (side over the smallest overlap) or big enough for the
-    whole pass to read well (side ``whole_px`` image px or more: :data:`WHOLE_PX` model px), in
-    place of the tiles' boxes of that size on them (IoU >= 0.3), merged by class-wise NMS at
+    whole pass to read well (side ``whole_px`` image px or more: :data:`WHOLE_PX` model px) and
+    not over a patch of the tiles' digits (:func:`crowd`), in place of the tiles' boxes of that
+    size on them (IoU >= 0.3), merged by class-wise NMS at
     ``iou`` (or across classes if ``agnostic``), most confident first. Each pass keeps its own
     ``max_det``: a page may hold more digits than one pass."""
     if len(tiles) != len(windows):
@@ -97,6 +114,8 @@ def merge_tiles(whole: Detections, tiles: list[Detections], windows: np.ndarray,
     big = OVERLAP * side - 2 * EDGE_PX  # a smaller box lies whole, off the cut edges, in a tile
     kept = whole[(whole.xyxy[:, 2:] - whole.xyxy[:, :2]).max(1) >= min(big, whole_px)]
     tiled = Detections.merge(parts)
+    if len(kept) and len(tiled):  # a whole-pass box over a patch of writing is not a digit
+        kept = kept[crowd(kept.xyxy, tiled) < CROWD]
     if len(kept) and len(tiled):  # a digit the whole pass reads well: its box, not the tiles'
         sized = (tiled.xyxy[:, 2:] - tiled.xyxy[:, :2]).max(1) >= whole_px
         tiled = tiled[~(sized & (box_iou(tiled.xyxy, kept.xyxy).max(1) >= 0.3))]
