@@ -103,3 +103,93 @@ def test_cli_reports_whole_and_tiled(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "read whole: numbers read 0.0 % of 72" in out
     assert "tiles of 640 px: numbers read 0.0 % of 72" in out
+
+
+@pytest.fixture(scope="module")
+def scene_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthesized test split of 640x480 scenes, with some 320x240 ones among them."""
+    from digitdet import mnist
+    from digitdet.synth.config import SynthConfig
+    from digitdet.synth.dataset import write_dataset
+
+    tmp = tmp_path_factory.mktemp("scenes")
+    data = mnist.load_dir(write_mnist(tmp / "m"))
+    cfg = SynthConfig(sizes=[[640, 480], [320, 240]], size_weights=[0.85, 0.15],
+                      digit_height=[16.0, 60.0], scenes={"test": 36},
+                      pools={"test": ["t10k[0:40]"]}, touch_prob=0.0)
+    write_dataset(data, cfg, tmp / "ds", tmp / "d.yaml", workers=1, progress=False)
+    return tmp / "ds"
+
+
+def test_scene_blocks_are_the_640x480_scenes_with_their_labels(scene_split: Path) -> None:
+    from digitdet.labels import split_records
+    from digitdet.scanset import scene_blocks
+
+    records = split_records(scene_split, "test")
+    blocks = list(scene_blocks(scene_split, "test"))
+    full = [r for r in records if (r["width"], r["height"]) == (640, 480)]
+    assert 0 < len(full) < len(records)  # the fixture has both sizes: the small ones are left out
+    assert len(blocks) == len(full)
+    for b, r in zip(blocks, full, strict=True):
+        assert b.image.shape == (480, 640, 3) and b.numbers == r["numbers"]
+        assert len(b.boxes) == len(b.classes) == sum(len(n["text"]) for n in r["numbers"])
+
+
+def test_scene_pages_place_the_scenes_in_order(scene_split: Path) -> None:
+    from digitdet.scanset import scene_pages
+
+    pages, alone = scene_pages(scene_split, "test", 2)
+    assert [s for s, _ in pages] == [1.0, 1.5]
+    assert len(alone) == 18 + 8  # 3 x 6 blocks at scale 1, 2 x 4 at 1.5
+    for scale, page in pages:
+        mine = [b for s, b in alone if s == scale]
+        assert [n["text"] for b in mine for n in b.numbers] == [n["text"] for n in page.numbers]
+        assert len(page.boxes) == sum(len(b.boxes) for b in mine)
+        first = mine[0].boxes[:1] * scale + 60  # the first block's first digit, moved to (60, 60)
+        assert np.allclose(page.boxes[:1], first)
+
+
+def test_scene_pages_need_enough_scenes(scene_split: Path) -> None:
+    from digitdet.errors import UserError
+    from digitdet.scanset import scene_pages
+
+    with pytest.raises(UserError, match="too few 640x480 scenes for 4 pages"):
+        scene_pages(scene_split, "test", 4)  # 18 + 8 + 3 + 18 scenes wanted, about 31 there
+
+
+class PageTruth:
+    """Answers any page or scene it is given with that page's own labels."""
+
+    def __init__(self, pages: list) -> None:
+        self.by_id = {id(p.image): p for _, p in pages}
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        p = self.by_id[id(image)]
+        return Prediction(Detections(p.boxes, np.full(len(p.classes), 0.9, np.float32), p.classes))
+
+
+def test_evaluate_pages_of_scenes(scene_split: Path) -> None:
+    from digitdet.scanset import evaluate_pages, scene_pages
+
+    pages, alone = scene_pages(scene_split, "test", 2)
+    page, scenes = evaluate_pages(PageTruth(pages), pages), evaluate_pages(PageTruth(alone), alone)
+    # every digit found; the numbers read from the labels' own boxes (not all of a synthesized
+    # scene's numbers are read back from its digit boxes) the same on the page as alone
+    assert page["digits_read"] == scenes["digits_read"] == 1.0
+    assert page["numbers"] == scenes["numbers"] == sum(len(b.numbers) for _, b in alone)
+    assert page["number_accuracy"] == scenes["number_accuracy"] > 0.8
+    assert page["number_accuracy_by_scale"] == scenes["number_accuracy_by_scale"]
+
+
+def test_cli_dataset_mode(tmp_path: Path, scene_split: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import make_onnx, yolo_output
+
+    weights = make_onnx(tmp_path / "m.onnx", yolo_output([]))  # finds nothing
+    assert scan_main(["--weights", str(weights), "--dataset", str(scene_split), "--pages", "1"]) == 0
+    out = capsys.readouterr().out
+    for line in ("scenes alone: numbers read 0.0 %", "read whole: numbers read 0.0 %",
+                 "tiles of 640 px: numbers read 0.0 %"):
+        assert line in out
+    assert "numbers by page scale: x1 0.0 %" in out
+    assert scan_main(["--dataset", str(tmp_path / "none"), "--pages", "1"]) == 2
+    assert "none/test/numbers.jsonl not found" in capsys.readouterr().err

@@ -10,16 +10,24 @@ or 2 in turn, ink 21-35, 32-52 or 42-70 px tall. The report gives the numbers re
 IoU >= 0.5), with each page read whole and in tiles (``DigitDetector(tile=...)``,
 ``detect --tile``), and the numbers read at each scale.
 
+``--dataset ROOT`` pastes a synthesized split's own 640x480 scenes (paper, boards, pads,
+strokes, printed text beside the digits) as the blocks instead, and reports each scene read
+alone too.
+
 Usage:
     python -m digitdet.scanset --mnist-dir ../shared/mnist          # whole pages and 640-px tiles
     python -m digitdet.scanset --tile 960 --pages 3 --no-refiner
+    python -m digitdet.scanset --dataset datasets/digits            # pages of the test scenes
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,6 +36,7 @@ import numpy as np
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
+from digitdet.labels import read_scenes, split_records
 from digitdet.mnist import MnistError
 from digitdet.stickset import PAGE_SIZE, StickPage, _score_page, stick_page
 
@@ -40,22 +49,22 @@ INK = (21, 35)  # px: the ink height of a block's digits at scale 1 (20 of MNIST
 DEFAULT_TILE = 640  # the scenes' own size: a tile is read at the scale the model trained at
 
 
-def scan_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, scale: float,
-              size: tuple[int, int] = A4_300DPI) -> StickPage:
-    """A white ``size`` (w, h) page of :func:`digitdet.stickset.stick_page` blocks (MNIST's
-    own digits, from ``images (N, 28, 28) uint8`` / ``labels (N,)``) each enlarged by
-    ``scale``, in a grid with :data:`MARGIN` px between them; boxes, classes and numbers in page
-    pixels, blocks row by row."""
+def paste_blocks(blocks: Iterator[StickPage], scale: float, size: tuple[int, int] = A4_300DPI,
+                 ) -> tuple[StickPage, list[StickPage]]:
+    """A white ``size`` (w, h) page of ``PAGE_SIZE`` blocks taken from ``blocks`` in turn, each
+    enlarged by ``scale``, in a grid with :data:`MARGIN` px between them: the page (boxes,
+    classes and numbers in page pixels, blocks row by row) and the blocks placed on it."""
     w, h = size
     bw, bh = round(PAGE_SIZE[0] * scale), round(PAGE_SIZE[1] * scale)
     cols, rows = (w - MARGIN) // (bw + MARGIN), (h - MARGIN) // (bh + MARGIN)
     if cols < 1 or rows < 1:
         raise ValueError(f"a {bw}x{bh} block does not fit a {w}x{h} page")
     page = np.full((h, w, 3), 255, np.uint8)
-    boxes, classes, numbers = [], [], []
+    boxes, classes, numbers, used = [], [], [], []
     for r in range(rows):
         for c in range(cols):
-            block = stick_page(rng, images, labels, False, featured=0.0)
+            block = next(blocks)
+            used.append(block)
             x0, y0 = MARGIN + c * (bw + MARGIN), MARGIN + r * (bh + MARGIN)
             page[y0:y0 + bh, x0:x0 + bw] = cv2.resize(block.image, (bw, bh),
                                                       interpolation=cv2.INTER_LINEAR)
@@ -65,29 +74,71 @@ def scan_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, 
             numbers += [{"text": n["text"],
                          "box": [float(v) for v in np.array(n["box"], np.float32) * scale + off]}
                         for n in block.numbers]
-    return StickPage(page, np.concatenate(boxes).reshape(-1, 4), np.concatenate(classes), numbers)
+    return (StickPage(page, np.concatenate(boxes).reshape(-1, 4), np.concatenate(classes), numbers),
+            used)
+
+
+def scan_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, scale: float,
+              size: tuple[int, int] = A4_300DPI) -> StickPage:
+    """A :func:`paste_blocks` page of :func:`digitdet.stickset.stick_page` blocks (MNIST's own
+    digits, from ``images (N, 28, 28) uint8`` / ``labels (N,)``) each enlarged by ``scale``."""
+    blocks = (stick_page(rng, images, labels, False, featured=0.0) for _ in itertools.count())
+    return paste_blocks(blocks, scale, size)[0]
+
+
+def scene_blocks(root: Path, split: str) -> Iterator[StickPage]:
+    """The ``PAGE_SIZE`` scenes of a synthesized split with their labels, in order, as blocks
+    (the scenes of other sizes are left out)."""
+    records = [r for r in split_records(root, split) if (r["width"], r["height"]) == PAGE_SIZE]
+    for rec, (img, boxes, classes) in zip(records, read_scenes(root, split, records), strict=True):
+        yield StickPage(img, boxes, classes, rec["numbers"])
+
+
+def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
+                   conf: float = DEFAULT_CONF) -> dict[str, Any]:
+    """``detector`` on each ``(scale, page)``: ``pages``, ``numbers``, ``number_accuracy``,
+    ``digits``, ``digits_read``, ``number_accuracy_by_scale`` (``{scale: share}``) and
+    ``seconds_per_page``."""
+    tally: dict[float, np.ndarray] = {}
+    seconds = 0.0
+    for scale, sp in pages:
+        t0 = time.perf_counter()
+        row = _score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
+        seconds += time.perf_counter() - t0
+        tally[scale] = tally.get(scale, np.zeros(4, int)) + row
+    hits, n_numbers, digits, read = np.sum(list(tally.values()), axis=0).tolist()
+    return {"pages": len(pages), "numbers": n_numbers, "number_accuracy": hits / max(n_numbers, 1),
+            "digits": digits, "digits_read": read / max(digits, 1),
+            "number_accuracy_by_scale": {s: int(t[0]) / max(int(t[1]), 1) for s, t in tally.items()},
+            "seconds_per_page": seconds / max(len(pages), 1)}
 
 
 def evaluate_scans(detector: Any, images: np.ndarray, labels: np.ndarray, pages: int = SCAN_PAGES,
                    seed: int = SCAN_SEED, conf: float = DEFAULT_CONF) -> dict[str, Any]:
     """``detector`` on ``pages`` :func:`scan_page` pages (scales cycling through
-    :data:`SCALES`): ``numbers``, ``number_accuracy``, ``digits``, ``digits_read``,
-    ``number_accuracy_by_scale`` (``{scale: share}`` for the scales drawn) and
-    ``seconds_per_page``."""
+    :data:`SCALES`): :func:`evaluate_pages`' report."""
     rng = np.random.default_rng(seed)
-    tally = {s: np.zeros(4, int) for s in SCALES[:pages]}
-    seconds = 0.0
+    scales = [SCALES[k % len(SCALES)] for k in range(pages)]
+    return evaluate_pages(detector, [(s, scan_page(rng, images, labels, s)) for s in scales], conf)
+
+
+def scene_pages(root: Path, split: str, pages: int,
+                ) -> tuple[list[tuple[float, StickPage]], list[tuple[float, StickPage]]]:
+    """``pages`` :func:`paste_blocks` pages of the split's scenes (:func:`scene_blocks`,
+    scales cycling through :data:`SCALES`), and the scenes placed on them, each with its
+    page's scale; a :class:`UserError` when the split has too few scenes."""
+    blocks = scene_blocks(root, split)
+    out, alone = [], []
     for k in range(pages):
         scale = SCALES[k % len(SCALES)]
-        sp = scan_page(rng, images, labels, scale)
-        t0 = time.perf_counter()
-        tally[scale] += _score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
-        seconds += time.perf_counter() - t0
-    hits, n_numbers, digits, read = np.sum(list(tally.values()), axis=0).tolist()
-    return {"pages": pages, "numbers": n_numbers, "number_accuracy": hits / max(n_numbers, 1),
-            "digits": digits, "digits_read": read / max(digits, 1),
-            "number_accuracy_by_scale": {s: int(t[0]) / max(int(t[1]), 1) for s, t in tally.items()},
-            "seconds_per_page": seconds / max(pages, 1)}
+        try:
+            page, used = paste_blocks(blocks, scale)
+        except StopIteration:
+            raise UserError(f"{root / split} has too few {PAGE_SIZE[0]}x{PAGE_SIZE[1]} scenes "
+                            f"for {pages} pages") from None
+        out.append((scale, page))
+        alone += [(scale, b) for b in used]
+    return out, alone
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=None, help="model (default: the shipped one)")
     p.add_argument("--mnist-dir", default=None)
+    p.add_argument("--dataset", default=None, metavar="ROOT",
+                   help="instead: pages of this synthesized split's own 640x480 scenes")
+    p.add_argument("--split", default="test", help="the --dataset split (default: test)")
     p.add_argument("--pages", type=int, default=SCAN_PAGES)
     p.add_argument("--seed", type=int, default=SCAN_SEED)
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile side in pixels")
@@ -116,20 +170,29 @@ def main(argv: list[str] | None = None) -> int:
                                          refiner=refine.from_arguments(args),
                                          context=not args.no_context, tile=tile)
                      for tile in (None, args.tile)}
-        images, labels = mnist.heldout(mnist.load(args.mnist_dir))
+        if args.dataset:
+            pages, alone = scene_pages(Path(args.dataset), args.split, args.pages)
+        else:
+            images, labels = mnist.heldout(mnist.load(args.mnist_dir))
+            rng = np.random.default_rng(args.seed)
+            scales = [SCALES[k % len(SCALES)] for k in range(args.pages)]
+            pages, alone = [(s, scan_page(rng, images, labels, s)) for s in scales], []
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.scanset", exc)
     w, h = A4_300DPI
-    print(f"{args.pages} pages of {w}x{h} (A4, 300 dpi), held-out MNIST digits, "
-          f"{detectors[None].weights}")
-    for tile, detector in detectors.items():
-        r = evaluate_scans(detector, images, labels, args.pages, args.seed, args.conf_thres)
-        name = "read whole" if tile is None else f"tiles of {tile} px"
+    kind = f"the {args.split} scenes of {args.dataset}" if args.dataset else "held-out MNIST digits"
+    print(f"{args.pages} pages of {w}x{h} (A4, 300 dpi), {kind}, {detectors[None].weights}")
+    runs = [("scenes alone", detectors[None], alone)] if alone else []
+    runs += [("read whole" if t is None else f"tiles of {t} px", d, pages) for t, d in detectors.items()]
+    for name, detector, todo in runs:
+        r = evaluate_pages(detector, todo, args.conf_thres)
+        by = r["number_accuracy_by_scale"].items()
+        split = (", ".join(f"x{s:g} {a * 100:.1f} %" for s, a in by) if args.dataset else
+                 ", ".join(f"{INK[0] * s:.0f}-{INK[1] * s:.0f} px {a * 100:.1f} %" for s, a in by))
         print(f"{name:>16}: numbers read {r['number_accuracy'] * 100:.1f} % of {r['numbers']}, "
               f"digits read {r['digits_read'] * 100:.1f} % of {r['digits']}, "
-              f"{r['seconds_per_page']:.1f} s a page; numbers by ink height: "
-              + ", ".join(f"{INK[0] * s:.0f}-{INK[1] * s:.0f} px {a * 100:.1f} %"
-                          for s, a in r["number_accuracy_by_scale"].items()))
+              f"{r['seconds_per_page']:.1f} s a page; numbers by "
+              f"{'page scale' if args.dataset else 'ink height'}: {split}")
     return 0
 
 
