@@ -7,8 +7,10 @@ image into overlapping tiles (each read at the model's size like any image), and
 tile keeps the boxes centred in its core (:func:`tile_cores`, the tile cut halfway across each
 overlap) that do not touch an edge it shares with a neighbour (:func:`uncut`): a digit smaller
 than the overlap is read whole by the one tile its centre falls in, and the piece of it that a
-neighbour sees cut is centred outside that neighbour's core. A digit bigger than that comes from
-the whole image's pass."""
+neighbour sees cut is centred outside that neighbour's core. A digit bigger than that, or one the
+whole pass sees at :data:`WHOLE_PX` model px or more (big digits read worse at a tile's finer
+scale), comes from the whole image's pass, unless that pass's box holds a patch of the tiles'
+digits (:func:`crowd`: a block of writing seen small is not a digit)."""
 
 from __future__ import annotations
 
