@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from digitdet import recognize, refine
+from digitdet import checkargs
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
 from digitdet.image import parse_size
@@ -81,19 +81,14 @@ def paint_top1(detector: Any, glyphs: list[Glyph], labels: np.ndarray, pen: floa
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.paintset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=None, help="model (default: the shipped one)")
-    p.add_argument("--mnist-dir", default=None)
+    checkargs.add_arguments(p)
     p.add_argument("--canvas", default="x".join(map(str, PAINT_CANVAS)), help="WIDTHxHEIGHT")
     p.add_argument("--height", type=int, default=PAINT_HEIGHT, help="digit height in px")
     p.add_argument("--pen", type=float, default=3.0,
                    help="brush width in px, or a fraction of the digit height when under 1")
     p.add_argument("--limit", type=int, default=PAINT_DIGITS,
                    help="first N held-out MNIST digits (t10k 5000 on)")
-    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
-    p.add_argument("--imgsz", type=int, default=None)
     p.add_argument("--augment", action="store_true")
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
     args = p.parse_args(argv)
     try:
         w, h = parse_size(args.canvas, "--canvas")
@@ -103,15 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--pen must be positive, got {args.pen:g}")
         if not 1 <= args.limit <= 5000:
             raise UserError(f"--limit must lie between 1 and 5000, got {args.limit}")
-        if not 0.0 < args.conf_thres < 1.0:
-            raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
         from digitdet import mnist
-        from digitdet.detector import DigitDetector
 
-        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 augment=args.augment, recognizer=recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args),
-                                 context=not args.no_context)
+        detector = checkargs.build_detector(args, augment=args.augment)
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.paintset", exc)

@@ -33,7 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet import recognize, refine
+from digitdet import checkargs
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
@@ -144,32 +144,20 @@ def scene_pages(root: Path, split: str, pages: int,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.scanset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=None, help="model (default: the shipped one)")
-    p.add_argument("--mnist-dir", default=None)
+    checkargs.add_arguments(p)
     p.add_argument("--dataset", default=None, metavar="ROOT",
                    help="instead: pages of this synthesized split's own 640x480 scenes")
     p.add_argument("--split", default="test", help="the --dataset split (default: test)")
     p.add_argument("--pages", type=int, default=SCAN_PAGES)
     p.add_argument("--seed", type=int, default=SCAN_SEED)
     p.add_argument("--tile", type=int, default=DEFAULT_TILE, help="tile side in pixels")
-    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
-    p.add_argument("--imgsz", type=int, default=None)
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
     args = p.parse_args(argv)
     try:
         if not 1 <= args.pages <= 1000:
             raise UserError(f"--pages must lie between 1 and 1000, got {args.pages}")
-        if not 0.0 < args.conf_thres < 1.0:
-            raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
         from digitdet import mnist
-        from digitdet.detector import DigitDetector
 
-        detectors = {tile: DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                         recognizer=recognize.from_arguments(args),
-                                         refiner=refine.from_arguments(args),
-                                         context=not args.no_context, tile=tile)
-                     for tile in (None, args.tile)}
+        detectors = {tile: checkargs.build_detector(args, tile=tile) for tile in (None, args.tile)}
         if args.dataset:
             pages, alone = scene_pages(Path(args.dataset), args.split, args.pages)
         else:

@@ -33,7 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet import recognize, refine
+from digitdet import checkargs
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError, error_exit
 from digitdet.mnist import MnistError
@@ -207,8 +207,7 @@ def evaluate_sticks(detector: Any, images: np.ndarray, labels: np.ndarray,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.stickset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=None, help="model (default: the shipped one)")
-    p.add_argument("--mnist-dir", default=None)
+    checkargs.add_arguments(p)
     p.add_argument("--pages", type=int, default=STICK_PAGES, help="pages of each kind")
     p.add_argument("--seed", type=int, default=STICK_SEED)
     p.add_argument("--digit", type=int, choices=sorted(STYLES), default=None,
@@ -216,25 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--touch", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                    help="instead: MNIST pages with the gap between inks in LO..HI of a digit's "
                         "height (below 0: overlapping), against the same pages apart")
-    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
-    p.add_argument("--imgsz", type=int, default=None)
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
     args = p.parse_args(argv)
     try:
         if not 1 <= args.pages <= 10000:
             raise UserError(f"--pages must lie between 1 and 10000, got {args.pages}")
         if args.touch and not -0.5 <= args.touch[0] <= args.touch[1] <= 0.1:
             raise UserError(f"--touch needs -0.5 <= LO <= HI <= 0.1, got {args.touch[0]:g} {args.touch[1]:g}")
-        if not 0.0 < args.conf_thres < 1.0:
-            raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
         from digitdet import mnist
-        from digitdet.detector import DigitDetector
 
-        detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 recognizer=recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args),
-                                 context=not args.no_context)
+        detector = checkargs.build_detector(args)
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.stickset", exc)

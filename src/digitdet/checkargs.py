@@ -1,0 +1,34 @@
+"""Flags shared by the out-of-distribution checks (``paintset``, ``stickset``, ``scanset``): the
+detector they measure, where the MNIST digits are, and the confidence they count at."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from digitdet import recognize, refine
+from digitdet.decode import DEFAULT_CONF
+from digitdet.errors import UserError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``--weights --mnist-dir --conf-thres --imgsz`` and the second stage's flags."""
+    p.add_argument("--weights", default=None, help="model (default: the shipped one)")
+    p.add_argument("--mnist-dir", default=None)
+    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
+    p.add_argument("--imgsz", type=int, default=None)
+    recognize.add_arguments(p)
+    refine.add_arguments(p)
+
+
+def build_detector(args: argparse.Namespace, **settings: Any) -> Any:
+    """The :class:`~digitdet.detector.DigitDetector` those flags ask for (``settings``: more of
+    its keyword arguments); a :class:`UserError` for a confidence out of (0, 1) or bad weights."""
+    if not 0.0 < args.conf_thres < 1.0:
+        raise UserError(f"--conf-thres must lie between 0 and 1, got {args.conf_thres:g}")
+    from digitdet.detector import DigitDetector
+
+    return DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
+                         recognizer=recognize.from_arguments(args),
+                         refiner=refine.from_arguments(args), context=not args.no_context,
+                         **settings)
