@@ -237,7 +237,7 @@ def test_classes_are_checked_against_the_model(tmp_path: Path, names: dict[int, 
     (["--conf-thres", "25"], "conf threshold must be between 0 and 1, got 25.0"),
     (["--classes", "10"], "classes are this model's class ids 0-9, got 10"),  # the model's names
     (["--line-thickness", "0"], "--line-thickness must be >= 1, got 0"),  # 0 would mean "auto"
-    (["--tile", "8"], "tile must be at least 64 pixels, got 8"),  # no room for a digit's overlap
+    (["--tile", "8"], "tile must be 0 (read whole) or at least 64 pixels, got 8"),  # too small
 ])
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path, weights: Path, flags: list[str],
                                         message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,7 +40,7 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.refine_train", "--data", "d", "--output", "/proc/digitdet/r.onnx"],
      "error: /proc/digitdet: No such file or directory"),
     (["-m", "digitdet.serve", "--port", "70000"], "--port must lie between 0 and 65535"),  # port
-    (["-m", "digitdet.scanset", "--tile", "8"], "tile must be at least 64 pixels"),     # scan tiles
+    (["-m", "digitdet.scanset", "--tile", "8"], "or at least 64 pixels, got 8"),       # scan tiles
     (["-m", "digitdet.cli", "scanset", "--pages", "0"], "--pages must lie between 1"),  # umbrella
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:

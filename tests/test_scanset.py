@@ -83,7 +83,8 @@ def test_evaluate_scans(detector: Truth, numbers: float, digits: float) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--pages", "0"], "--pages must lie between 1 and 1000, got 0"),  # no pages
     (["--conf-thres", "1"], "between 0 and 1, got 1"),                 # confidence out of range
-    (["--tile", "10"], "tile must be at least 64 pixels, got 10"),     # a tile too small
+    (["--tile", "10"], "tile must be 0 (read whole) or at least 64 pixels, got 10"),  # too small
+    (["--tile", "0"], "--tile 0 reads whole, as the first line does"),  # nothing to compare
     (["--mnist-dir", "MISSING"], "does not exist"),                    # no MNIST there
 ])
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],

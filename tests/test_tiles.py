@@ -229,9 +229,22 @@ def test_tiled_detector_finds_each_digit_once(tmp_path: Path, page: np.ndarray, 
     assert np.abs(got - want).max() <= tol
 
 
-def test_tile_is_checked(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="tile must be at least 64 pixels, got 32"):
-        DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), tile=32)
+TILE_ERROR = "tile must be 0 \\(read whole\\) or at least 64 pixels, got "
+
+
+@pytest.mark.parametrize("tile, error", [
+    (32, True),    # too small to hold a digit in its overlap
+    (-5, True),    # negative
+    (0, False),    # 0: read whole, as None
+    (64, False),   # the smallest tile
+])
+def test_tile_is_checked(tmp_path: Path, tile: int, error: bool) -> None:
+    weights = make_onnx(tmp_path / "m.onnx", yolo_output([]))
+    if error:
+        with pytest.raises(UserError, match=TILE_ERROR + str(tile)):
+            DigitDetector(weights, tile=tile)
+    else:
+        assert DigitDetector(weights, tile=tile).tile == tile
 
 
 @pytest.mark.parametrize("init, call, passes", [
@@ -251,7 +264,7 @@ def test_tile_per_call(tmp_path: Path, page: np.ndarray, init: int | None, call:
 
 def test_tile_per_call_is_checked(tmp_path: Path, page: np.ndarray) -> None:
     det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])))
-    with pytest.raises(UserError, match="tile must be at least 64 pixels, got 10"):
+    with pytest.raises(UserError, match=TILE_ERROR + "10"):
         det.predict(page, tile=10)
 
 

@@ -64,7 +64,7 @@ class DigitDetector:
     shipped one, a path another, ``False`` none (the detector's boxes).
     ``tile`` (pixels): an image bigger than that is also read in overlapping tiles of that side,
     each at ``imgsz``, for scans and big photos whose digits are small against the whole
-    (:mod:`digitdet.tiles`); ``None`` (default) reads every image whole.
+    (:mod:`digitdet.tiles`); ``None`` (default) or 0 reads every image whole.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -257,8 +257,8 @@ def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,
     """Raise :class:`UserError` naming the first detector setting out of range."""
     if imgsz is not None and imgsz < 1:
         raise UserError(f"imgsz must be a positive number of pixels, got {imgsz}")
-    if tile is not None and tile < MIN_TILE:
-        raise UserError(f"tile must be at least {MIN_TILE} pixels, got {tile}")
+    if tile and tile < MIN_TILE:  # 0 (or None): read whole
+        raise UserError(f"tile must be 0 (read whole) or at least {MIN_TILE} pixels, got {tile}")
     for name, value in (("conf", conf), ("iou", iou)):
         if not 0.0 <= value <= 1.0:
             raise UserError(f"{name} threshold must be between 0 and 1, got {value}")

@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not 1 <= args.pages <= 1000:
             raise UserError(f"--pages must lie between 1 and 1000, got {args.pages}")
+        if args.tile == 0:
+            raise UserError("--tile 0 reads whole, as the first line does: give a tile side")
         from digitdet import mnist
 
         detectors = {tile: checkargs.build_detector(args, tile=tile) for tile in (None, args.tile)}
