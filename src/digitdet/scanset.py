@@ -38,7 +38,7 @@ from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
 from digitdet.mnist import MnistError
-from digitdet.stickset import PAGE_SIZE, StickPage, _score_page, stick_page
+from digitdet.stickset import PAGE_SIZE, StickPage, score_page, stick_page
 
 A4_300DPI = (2480, 3508)  # (w, h)
 SCALES = (1.0, 1.5, 2.0)  # page k enlarges its blocks by SCALES[k % 3]
@@ -103,7 +103,7 @@ def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
     seconds = 0.0
     for scale, sp in pages:
         t0 = time.perf_counter()
-        row = _score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
+        row = score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
         seconds += time.perf_counter() - t0
         tally[scale] = tally.get(scale, np.zeros(4, int)) + row
     hits, n_numbers, digits, read = np.sum(list(tally.values()), axis=0).tolist()

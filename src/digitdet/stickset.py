@@ -141,7 +141,7 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
                      np.array(classes, np.int64), numbers)
 
 
-def _score_page(detector: Any, sp: StickPage, conf: float, which: np.ndarray) -> tuple[int, int, int, int]:
+def score_page(detector: Any, sp: StickPage, conf: float, which: np.ndarray) -> tuple[int, int, int, int]:
     """``detector`` on one page: numbers read exactly (text and box, IoU >= 0.5), numbers, the
     digits picked by the mask ``which (N,) bool``, and how many of those a kept box of their
     class covers (IoU >= 0.5)."""
@@ -172,7 +172,7 @@ def evaluate_touching(detector: Any, images: np.ndarray, labels: np.ndarray,
         tally = np.zeros(4, int)
         for _ in range(pages):
             sp = stick_page(rng, images, labels, False, gap=g, featured=0.0)
-            tally += _score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
+            tally += score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
         hits, n_numbers, digits, read = tally.tolist()
         report[f"numbers_{kind}"] = n_numbers
         report[f"number_accuracy_{kind}"] = hits / max(n_numbers, 1)
@@ -195,7 +195,7 @@ def evaluate_sticks(detector: Any, images: np.ndarray, labels: np.ndarray,
         tally = np.zeros(4, int)
         for _ in range(pages):
             sp = stick_page(rng, images, labels, styled, digit=digit)
-            tally += _score_page(detector, sp, conf, sp.classes == digit)
+            tally += score_page(detector, sp, conf, sp.classes == digit)
         hits, n_numbers, featured, featured_read = tally.tolist()
         report[f"numbers_{kind}"] = n_numbers
         report[f"featured_{kind}"] = featured
