@@ -507,3 +507,19 @@ def test_flags_reach_the_detector(tmp_path: Path, weights: Path, extra: tuple[st
     with pytest.raises(UserError, match="stop here"):
         detect.run(args, capture=lambda t: FakeCapture(t, n=1), detector_factory=factory)
     assert seen[key] == value
+
+
+@pytest.mark.parametrize("size, finds, extra, hint", [
+    ((2000, 1500), False, (), True),                # big, nothing found, read whole: the hint
+    ((2000, 1500), False, ("--tile", "640"), False),  # ... read in tiles: no hint
+    ((640, 480), False, (), False),                 # a frame: never
+    ((2000, 1500), True, (), False),                # big, digits 40 model px tall: read fine
+])
+def test_hint_to_tile_big_images(tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str],
+                                 size: tuple[int, int], finds: bool, extra: tuple[str, ...],
+                                 hint: bool) -> None:
+    model = weights if finds else make_onnx(tmp_path / "empty.onnx", yolo_output([]))
+    img = write_image(tmp_path / "scan.png", *size)
+    assert detect.main(cli(tmp_path, model, "--source", str(img), "--nosave", *extra)) == 0
+    err = capsys.readouterr().err
+    assert ("scan.png is big and was read whole" in err and "--tile 640" in err) is hint

@@ -12,7 +12,15 @@ from digitdet.backends import ModelInfo
 from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.results import Detections
-from digitdet.tiles import crowd, merge_tiles, tile_cores, tile_starts, tile_windows, uncut
+from digitdet.tiles import (
+    crowd,
+    merge_tiles,
+    small_in_big,
+    tile_cores,
+    tile_starts,
+    tile_windows,
+    uncut,
+)
 
 from conftest import make_onnx, yolo_output
 
@@ -274,3 +282,17 @@ def test_tiles_with_augment_add_the_zoomed_pass(tmp_path: Path, page: np.ndarray
     det.backend = spy = InkFinder(det.backend.info)
     assert len(det.predict(page).detections) == len(INK)
     assert spy.calls == 1 + 9 + 1  # whole, tiles, and the zoomed-out whole
+
+
+@pytest.mark.parametrize("h, w, heights, expected", [
+    (480, 640, [5.0], False),          # a frame: never, however small its digits
+    (3508, 2480, [30.0], True),        # a scan with 30-px digits: 4 px at 480
+    (3508, 2480, [100.0, 30.0], True),  # ... any such box
+    (3508, 2480, [100.0], False),      # 100-px digits: 14 px at 480, read whole
+    (3508, 2480, [], True),            # a big image where nothing was found
+    (1920, 2560, [48.0], False),       # a frame enlarged 4 times: its smallest digits 9 px
+    (1400, 1000, [], False),           # under 3 times 480 px
+])
+def test_small_in_big(h: int, w: int, heights: list[float], expected: bool) -> None:
+    xyxy = np.array([[0, 0, 20, v] for v in heights], np.float32).reshape(-1, 4)
+    assert small_in_big(xyxy, h, w, 480) is expected

@@ -42,6 +42,7 @@ from digitdet.errors import UserError, error_exit, make_folder
 from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
 from digitdet.sources import CaptureFactory, Frame, open_source, resolve
+from digitdet.tiles import small_in_big
 from digitdet.video import VideoWriter
 
 
@@ -120,6 +121,7 @@ class Stats:
     images: int = 0
     skipped: list[str] = field(default_factory=list)
     times: list[tuple[float, float, float]] = field(default_factory=list)
+    small_in_big: str | None = None  # the first big image read whole with tiny digits or none
 
     def summary(self, out: Path | None) -> str:
         n = max(len(self.times), 1)
@@ -127,8 +129,10 @@ class Stats:
         what = f"{self.images} image(s), {self.frames} video/stream frame(s)"
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         where = f"; results in {out}" if out else ""
+        hint = (f"\nnote: {self.small_in_big} is big and was read whole; small digits in it are "
+                "missed that way: --tile 640 reads it in tiles too" if self.small_in_big else "")
         return (f"{what}{skipped}; mean {pre:.1f}ms pre, {inf:.1f}ms inference, "
-                f"{post:.1f}ms post per frame{where}")
+                f"{post:.1f}ms post per frame{where}{hint}")
 
 
 class Runner:
@@ -170,6 +174,10 @@ class Runner:
         """Write and show one frame's prediction; False when the user asked to quit."""
         args = self.args
         self.stats.times.append(pred.timing_ms)
+        imgsz = getattr(self.detector, "imgsz", None)
+        if (imgsz and not args.tile and self.stats.small_in_big is None and not frame.fps
+                and small_in_big(pred.detections.xyxy, pred.height, pred.width, imgsz)):
+            self.stats.small_in_big = frame.source
         is_video = frame.fps > 0
         if is_video:
             self.stats.frames += 1

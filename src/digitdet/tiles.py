@@ -29,7 +29,22 @@ CROWD_CONF = 0.1
 # a digit this tall or more (model px) in the whole image's pass is read from that pass: at a
 # tile's finer scale big digits are read worse (docs/training-log.md, "Scanned pages")
 WHOLE_PX = 16.0
+# detect's hint: an image this many times the model's size, with a box under SMALL_PX model px
+# (a 300-dpi page's digits are 3-10 px read whole; a 4x enlarged frame's smallest about 9 px)
+BIG_IMAGE = 3
+SMALL_PX = 8.0
 MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
+
+
+def small_in_big(xyxy: np.ndarray, h: int, w: int, imgsz: int) -> bool:
+    """Whether an ``h x w`` image read whole at ``imgsz`` looks like it needs tiles: it is at
+    least :data:`BIG_IMAGE` times ``imgsz`` on its long side and some of its boxes ``xyxy (N, 4)``
+    (image px) are under :data:`SMALL_PX` px tall in the model's input, where most such digits
+    are missed (a scanned page), or it has none at all."""
+    long = max(h, w)
+    if long < BIG_IMAGE * imgsz:
+        return False
+    return not len(xyxy) or bool(((xyxy[:, 3] - xyxy[:, 1]) * imgsz / long < SMALL_PX).any())
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
