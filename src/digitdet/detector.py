@@ -26,7 +26,7 @@ from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
-from digitdet.tiles import MIN_TILE, WHOLE_PX, merge_tiles, tile_windows
+from digitdet.tiles import WHOLE_PX, check_tile, merge_tiles, tile_windows
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
@@ -115,8 +115,7 @@ class DigitDetector:
         ``conf`` and ``tile`` override the confidence threshold and the tile side for this call
         only (thread-safe); ``tile=0`` reads the image whole.
         """
-        if tile:
-            check_settings(None, self.conf, self.iou, self.max_det, None, tile)
+        check_tile(tile)
         return self._predict(self.backend, image, rgb, conf, tile)
 
     def predict_many(self, images: Iterable[ImageLike], rgb: bool = False,
@@ -257,8 +256,7 @@ def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,
     """Raise :class:`UserError` naming the first detector setting out of range."""
     if imgsz is not None and imgsz < 1:
         raise UserError(f"imgsz must be a positive number of pixels, got {imgsz}")
-    if tile and tile < MIN_TILE:  # 0 (or None): read whole
-        raise UserError(f"tile must be 0 (read whole) or at least {MIN_TILE} pixels, got {tile}")
+    check_tile(tile)
     for name, value in (("conf", conf), ("iou", iou)):
         if not 0.0 <= value <= 1.0:
             raise UserError(f"{name} threshold must be between 0 and 1, got {value}")

@@ -113,13 +113,19 @@ def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
             "seconds_per_page": seconds / max(len(pages), 1)}
 
 
-def evaluate_scans(detector: Any, images: np.ndarray, labels: np.ndarray, pages: int = SCAN_PAGES,
-                   seed: int = SCAN_SEED, conf: float = DEFAULT_CONF) -> dict[str, Any]:
-    """``detector`` on ``pages`` :func:`scan_page` pages (scales cycling through
-    :data:`SCALES`): :func:`evaluate_pages`' report."""
+def scan_pages(images: np.ndarray, labels: np.ndarray, pages: int = SCAN_PAGES,
+               seed: int = SCAN_SEED) -> list[tuple[float, StickPage]]:
+    """``pages`` :func:`scan_page` pages drawn from ``seed``, scales cycling through
+    :data:`SCALES`, each with its scale."""
     rng = np.random.default_rng(seed)
     scales = [SCALES[k % len(SCALES)] for k in range(pages)]
-    return evaluate_pages(detector, [(s, scan_page(rng, images, labels, s)) for s in scales], conf)
+    return [(s, scan_page(rng, images, labels, s)) for s in scales]
+
+
+def evaluate_scans(detector: Any, images: np.ndarray, labels: np.ndarray, pages: int = SCAN_PAGES,
+                   seed: int = SCAN_SEED, conf: float = DEFAULT_CONF) -> dict[str, Any]:
+    """``detector`` on :func:`scan_pages`: :func:`evaluate_pages`' report."""
+    return evaluate_pages(detector, scan_pages(images, labels, pages, seed), conf)
 
 
 def scene_pages(root: Path, split: str, pages: int,
@@ -164,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             pages, alone = scene_pages(Path(args.dataset), args.split, args.pages)
         else:
             images, labels = mnist.heldout(mnist.load(args.mnist_dir))
-            rng = np.random.default_rng(args.seed)
-            scales = [SCALES[k % len(SCALES)] for k in range(args.pages)]
-            pages, alone = [(s, scan_page(rng, images, labels, s)) for s in scales], []
+            pages, alone = scan_pages(images, labels, args.pages, args.seed), []
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.scanset", exc)
     w, h = A4_300DPI

@@ -29,7 +29,7 @@ import numpy as np
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit, os_error_line
-from digitdet.tiles import MIN_TILE
+from digitdet.tiles import check_tile
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 PROG = "digitdet.serve"  # the name its errors start with
@@ -95,9 +95,10 @@ def create_app(detector: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
                      tile: int | None = None) -> JSONResponse:
         if conf is not None and not 0.0 <= conf <= 1.0:
             return JSONResponse({"detail": "conf must be between 0 and 1"}, status_code=422)
-        if tile is not None and tile != 0 and tile < MIN_TILE:
-            return JSONResponse({"detail": f"tile must be 0 (read whole) or at least {MIN_TILE} "
-                                           "pixels"}, status_code=422)
+        try:
+            check_tile(tile)
+        except UserError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
         length = request.headers.get("content-length")
         too_big = JSONResponse({"detail": f"upload larger than {max_bytes} bytes"},
                                status_code=413)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitdet.decode import box_iou, nms_by_class
+from digitdet.errors import UserError
 from digitdet.results import Detections
 
 OVERLAP = 0.25  # share of the tile side that neighbouring tiles share, at least
@@ -34,6 +35,13 @@ WHOLE_PX = 16.0
 BIG_IMAGE = 3
 SMALL_PX = 8.0
 MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
+
+
+def check_tile(tile: int | None) -> None:
+    """Raise :class:`UserError` unless ``tile`` is None or 0 (read whole) or at least
+    :data:`MIN_TILE` pixels."""
+    if tile and tile < MIN_TILE:
+        raise UserError(f"tile must be 0 (read whole) or at least {MIN_TILE} pixels, got {tile}")
 
 
 def small_in_big(xyxy: np.ndarray, h: int, w: int, imgsz: int) -> bool:
