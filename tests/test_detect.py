@@ -237,7 +237,8 @@ def test_classes_are_checked_against_the_model(tmp_path: Path, names: dict[int, 
     (["--conf-thres", "25"], "conf threshold must be between 0 and 1, got 25.0"),
     (["--classes", "10"], "classes are this model's class ids 0-9, got 10"),  # the model's names
     (["--line-thickness", "0"], "--line-thickness must be >= 1, got 0"),  # 0 would mean "auto"
-    (["--tile", "8"], "tile must be 0 (read whole) or at least 64 pixels, got 8"),  # too small
+    (["--tile", "8"], "tile must be auto, 0 (read whole) or at least 64 pixels, got 8"),  # small
+    (["--tile", "all"], "tile must be auto, 0 (read whole) or at least 64 pixels, got 'all'"),
 ])
 def test_bad_setting_is_one_line_exit_2(tmp_path: Path, weights: Path, flags: list[str],
                                         message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -344,7 +345,7 @@ def test_save_json_txt_crop(tmp_path: Path, weights: Path) -> None:
                            "--save-conf", "--save-crop", "--nosave")) == 0
     out = tmp_path / "runs" / "exp"
     (rec,) = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
-    assert set(rec) == {"source", "frame", "width", "height", "detections", "numbers"}
+    assert set(rec) == {"source", "frame", "width", "height", "tiles", "detections", "numbers"}
     assert rec["source"] == str(img) and rec["frame"] == 0 and rec["width"] == 640
     assert rec["detections"][0] == {"box": [180.0, 160.0, 220.0, 240.0], "cls": 4, "conf": 0.9}
     assert rec["numbers"][0]["text"] == "42" and rec["numbers"][0]["digits"] == [0, 1]
@@ -492,8 +493,9 @@ def test_usage_lists_every_source_form() -> None:
 @pytest.mark.parametrize("extra, key, value", [
     ((), "context", True),                     # context lifting is on by default
     (("--no-context",), "context", False),     # --no-context turns it off
-    ((), "tile", None),                        # images are read whole by default
-    (("--tile", "640"), "tile", 640),          # --tile reads big ones in tiles too
+    ((), "tile", "auto"),                      # big images with small digits: tiles too
+    (("--tile", "640"), "tile", 640),          # --tile PX reads big ones in tiles too
+    (("--tile", "0"), "tile", 0),              # --tile 0 reads every image whole
 ])
 def test_flags_reach_the_detector(tmp_path: Path, weights: Path, extra: tuple[str, ...],
                                   key: str, value: object) -> None:
@@ -509,17 +511,20 @@ def test_flags_reach_the_detector(tmp_path: Path, weights: Path, extra: tuple[st
     assert seen[key] == value
 
 
-@pytest.mark.parametrize("size, finds, extra, hint", [
-    ((2000, 1500), False, (), True),                # big, nothing found, read whole: the hint
-    ((2000, 1500), False, ("--tile", "640"), False),  # ... read in tiles: no hint
-    ((640, 480), False, (), False),                 # a frame: never
-    ((2000, 1500), True, (), False),                # big, digits 40 model px tall: read fine
+@pytest.mark.parametrize("size, small, extra, tiled", [
+    ((2000, 1500), True, (), True),               # big, a digit 6 model px tall: tiles too
+    ((2000, 1500), True, ("--tile", "0"), False),  # ... unless told to read whole
+    ((640, 480), True, (), False),                # a frame: never
+    ((2000, 1500), False, (), False),             # big, digits 40 model px tall: read fine
 ])
-def test_hint_to_tile_big_images(tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str],
-                                 size: tuple[int, int], finds: bool, extra: tuple[str, ...],
-                                 hint: bool) -> None:
-    model = weights if finds else make_onnx(tmp_path / "empty.onnx", yolo_output([]))
+def test_big_images_with_small_digits_are_tiled(tmp_path: Path, weights: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                size: tuple[int, int], small: bool,
+                                                extra: tuple[str, ...], tiled: bool) -> None:
+    model = make_onnx(tmp_path / "small.onnx", yolo_output([(100, 100, 4, 6, 3, 0.9)])) \
+        if small else weights
     img = write_image(tmp_path / "scan.png", *size)
-    assert detect.main(cli(tmp_path, model, "--source", str(img), "--nosave", *extra)) == 0
-    err = capsys.readouterr().err
-    assert ("scan.png is big and was read whole" in err and "--tile 640" in err) is hint
+    assert detect.main(cli(tmp_path, model, "--source", str(img), "--save-json", *extra)) == 0
+    assert ("frame(s), 1 read in tiles too;" in capsys.readouterr().err) is tiled
+    record = json.loads((tmp_path / "runs" / "exp" / "predictions.jsonl").read_text())
+    assert (record["tiles"] > 0) is tiled

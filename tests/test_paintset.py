@@ -61,6 +61,7 @@ def test_paint_glyphs_leave_out_digits_whose_loop_is_lost() -> None:
     (["--conf-thres", "1"], "between 0 and 1, got 1"),              # confidence out of range
     (["--mnist-dir", "MISSING"], "does not exist"),                 # no MNIST there
     (["--mnist-dir", "SMALL"], "the held-out ones start at 5000"),  # MNIST without t10k 5000+
+    (["--tile", "10"], "at least 64 pixels, got 10"),               # a tile too small
 ])
 def test_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
                        message: str) -> None:

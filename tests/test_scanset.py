@@ -83,7 +83,7 @@ def test_evaluate_scans(detector: Truth, numbers: float, digits: float) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--pages", "0"], "--pages must lie between 1 and 1000, got 0"),  # no pages
     (["--conf-thres", "1"], "between 0 and 1, got 1"),                 # confidence out of range
-    (["--tile", "10"], "tile must be 0 (read whole) or at least 64 pixels, got 10"),  # too small
+    (["--tile", "10"], "tile must be auto, 0 (read whole) or at least 64 pixels, got 10"),  # too small
     (["--tile", "0"], "--tile 0 reads whole, as the first line does"),  # nothing to compare
     (["--mnist-dir", "MISSING"], "does not exist"),                    # no MNIST there
 ])
@@ -103,6 +103,7 @@ def test_cli_reports_whole_and_tiled(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert scan_main(["--weights", str(weights), "--mnist-dir", str(mnist), "--pages", "1"]) == 0
     out = capsys.readouterr().out
     assert "read whole: numbers read 0.0 % of 72" in out
+    assert "auto (default): numbers read 0.0 % of 72" in out
     assert "tiles of 640 px: numbers read 0.0 % of 72" in out
 
 
@@ -189,6 +190,7 @@ def test_cli_dataset_mode(tmp_path: Path, scene_split: Path, capsys: pytest.Capt
     assert scan_main(["--weights", str(weights), "--dataset", str(scene_split), "--pages", "1"]) == 0
     out = capsys.readouterr().out
     for line in ("scenes alone: numbers read 0.0 %", "read whole: numbers read 0.0 %",
+                 "auto (default): numbers read 0.0 %",
                  "tiles of 640 px: numbers read 0.0 %"):
         assert line in out
     assert "numbers by page scale: x1 0.0 %" in out

@@ -61,8 +61,9 @@ def test_detect_good_image(client: TestClient, kind: str) -> None:
         r = client.post("/detect", content=png(), headers={"Content-Type": "image/png"})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"source", "frame", "width", "height", "detections", "numbers"}
+    assert set(body) == {"source", "frame", "width", "height", "tiles", "detections", "numbers"}
     assert (body["width"], body["height"]) == (640, 480)
+    assert body["tiles"] == 0  # a 640x480 frame is read whole
     assert [d["cls"] for d in body["detections"]] == [4, 2]
     assert body["detections"][0]["box"] == [180.0, 160.0, 220.0, 240.0]
     assert [n["text"] for n in body["numbers"]] == ["42"]
@@ -92,6 +93,7 @@ def test_detect_bad_input(client: TestClient, data: bytes, ctype: str, status: i
     "conf=3",   # confidence out of range
     "tile=10",  # a tile too small to hold a digit's overlap
     "tile=-5",  # a negative tile
+    "tile=all",  # a word other than auto
 ])
 def test_bad_query_is_422(client: TestClient, query: str) -> None:
     assert client.post(f"/detect?{query}", content=png()).status_code == 422
@@ -100,6 +102,7 @@ def test_bad_query_is_422(client: TestClient, query: str) -> None:
 @pytest.mark.parametrize("query, numbers", [
     ("", 1),           # a 2000x1500 image read whole: the fake model's "42", once
     ("tile=0", 1),     # tile 0: read whole, the same
+    ("tile=auto", 1),  # auto: the fake's boxes are 40 model px tall, so whole is enough
     ("tile=1000", 7),  # in 1000-px tiles (3 x 2), the fake model finds "42" in each tile, and the
                        # whole pass's boxes, 250 px tall, are over the overlap (246 px): kept too
 ])

@@ -13,8 +13,10 @@ from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.results import Detections
 from digitdet.tiles import (
+    auto_tile,
     crowd,
     merge_tiles,
+    parse_tile,
     small_in_big,
     tile_cores,
     tile_starts,
@@ -237,16 +239,18 @@ def test_tiled_detector_finds_each_digit_once(tmp_path: Path, page: np.ndarray, 
     assert np.abs(got - want).max() <= tol
 
 
-TILE_ERROR = "tile must be 0 \\(read whole\\) or at least 64 pixels, got "
+TILE_ERROR = "tile must be auto, 0 \\(read whole\\) or at least 64 pixels, got "
 
 
 @pytest.mark.parametrize("tile, error", [
-    (32, True),    # too small to hold a digit in its overlap
-    (-5, True),    # negative
-    (0, False),    # 0: read whole, as None
-    (64, False),   # the smallest tile
+    (32, True),        # too small to hold a digit in its overlap
+    (-5, True),        # negative
+    ("big", True),     # a word other than auto
+    (0, False),        # 0: read whole, as None
+    (64, False),       # the smallest tile
+    ("auto", False),   # tiles when the whole read shows small digits
 ])
-def test_tile_is_checked(tmp_path: Path, tile: int, error: bool) -> None:
+def test_tile_is_checked(tmp_path: Path, tile: int | str, error: bool) -> None:
     weights = make_onnx(tmp_path / "m.onnx", yolo_output([]))
     if error:
         with pytest.raises(UserError, match=TILE_ERROR + str(tile)):
@@ -255,15 +259,72 @@ def test_tile_is_checked(tmp_path: Path, tile: int, error: bool) -> None:
         assert DigitDetector(weights, tile=tile).tile == tile
 
 
+@pytest.mark.parametrize("text, value", [
+    ("auto", "auto"),  # the default
+    ("AUTO", "auto"),  # any case
+    ("640", 640),      # a side in pixels
+    ("0", 0),          # read whole
+])
+def test_parse_tile(text: str, value: int | str) -> None:
+    assert parse_tile(text) == value
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("8", "8"),          # too small
+    ("-1", "-1"),        # negative
+    ("big", "'big'"),    # not a number, quoted as given
+    ("6.5", "'6.5'"),    # not a whole number
+])
+def test_parse_tile_refuses(text: str, shown: str) -> None:
+    with pytest.raises(UserError, match=TILE_ERROR + shown):
+        parse_tile(text)
+
+
+@pytest.mark.parametrize("imgsz, side", [
+    (480, 640),   # the shipped model: a tile is shrunk as a 640x480 training scene
+    (320, 426),   # another size, the same ratio
+    (640, 853),
+])
+def test_auto_tile(imgsz: int, side: int) -> None:
+    assert auto_tile(imgsz) == side
+
+
+# auto at imgsz 320 on the 1600x1200 page: tiles of 426 px, 5 across and 4 down
+AUTO_PASSES = 1 + 5 * 4
+
+
+@pytest.mark.parametrize("ink, size, passes", [
+    (INK, (1200, 1600), AUTO_PASSES),         # 36-px digits are 7 model px: read in tiles too
+    (INK[-1:], (1200, 1600), 1),              # only a digit 100 model px tall: whole is enough
+    ([], (1200, 1600), 1),                    # nothing found: a blank photo costs one pass
+    ([(100, 100, 24, 36)], (900, 900), 1),    # under 3 times 320: never tiled
+])
+def test_auto_tiles_only_big_images_with_small_digits(tmp_path: Path, ink: list, size: tuple,
+                                                      passes: int) -> None:
+    img = np.full((*size, 3), 255, np.uint8)
+    for x, y, w, h in ink:
+        img[y:y + h, x:x + w] = 0
+    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320)
+    assert det.tile == "auto"  # the default
+    det.backend = spy = InkFinder(det.backend.info)
+    pred = det.predict(img)
+    assert len(pred.detections) == len(ink)
+    assert spy.calls == passes
+    assert pred.tiles == passes - 1  # the tiles read besides the whole image
+
+
 @pytest.mark.parametrize("init, call, passes", [
-    (None, None, 1),       # read whole by default
+    (None, None, 1),       # None: read whole
+    ("auto", None, AUTO_PASSES),  # the default: this page's digits are small
+    ("auto", 0, 1),        # ... turned off for this call
+    (0, "auto", AUTO_PASSES),     # ... or on
     (None, 640, 1 + 9),    # tiles asked for this call only
     (640, None, 1 + 9),    # the detector's own tile side
     (640, 0, 1),           # ... turned off for this call
     (640, 2000, 1),        # ... a tile bigger than the image: whole
 ])
-def test_tile_per_call(tmp_path: Path, page: np.ndarray, init: int | None, call: int | None,
-                       passes: int) -> None:
+def test_tile_per_call(tmp_path: Path, page: np.ndarray, init: int | str | None,
+                       call: int | str | None, passes: int) -> None:
     det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320, tile=init)
     det.backend = spy = InkFinder(det.backend.info)
     assert len(det.predict(page, tile=call).detections) == len(INK)
@@ -289,7 +350,7 @@ def test_tiles_with_augment_add_the_zoomed_pass(tmp_path: Path, page: np.ndarray
     (3508, 2480, [30.0], True),        # a scan with 30-px digits: 4 px at 480
     (3508, 2480, [100.0, 30.0], True),  # ... any such box
     (3508, 2480, [100.0], False),      # 100-px digits: 14 px at 480, read whole
-    (3508, 2480, [], True),            # a big image where nothing was found
+    (3508, 2480, [], False),           # a big image where nothing was found: a blank photo
     (1920, 2560, [48.0], False),       # a frame enlarged 4 times: its smallest digits 9 px
     (1400, 1000, [], False),           # under 3 times 480 px
 ])

@@ -10,7 +10,8 @@ Usage:
     python -m digitdet.detect --source list.txt               # a .txt list of any of the above
     python -m digitdet.detect --source img.jpg --save-txt --save-conf --save-json --save-crop
     python -m digitdet.detect --source pad.png --augment      # + a zoomed-out pass for big digits
-    python -m digitdet.detect --source scan.png --tile 640    # big scans: read in 640-px tiles too
+    python -m digitdet.detect --source scan.png --tile 640    # always read in 640-px tiles too
+    python -m digitdet.detect --source photo.jpg --tile 0     # never tiles (default: auto)
 
 Results go to runs/detect/exp, exp2, ... (--project, --name, --exist-ok). Annotated images keep
 their file names; videos become .mp4 at the source fps. --save-json writes predictions.jsonl, one
@@ -42,7 +43,7 @@ from digitdet.errors import UserError, error_exit, make_folder
 from digitdet.labels import yolo_lines
 from digitdet.results import Prediction
 from digitdet.sources import CaptureFactory, Frame, open_source, resolve
-from digitdet.tiles import small_in_big
+from digitdet.tiles import parse_tile
 from digitdet.video import VideoWriter
 
 
@@ -60,9 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true",
                    help="add a zoomed-out 160-px pass that reads digits filling much of the image")
-    p.add_argument("--tile", type=int, default=None, metavar="PX",
-                   help="also read images bigger than PX in overlapping PX-side tiles (scans, "
-                        "big photos with small digits; 640 suits most)")
+    p.add_argument("--tile", default="auto", metavar="auto|PX",
+                   help="auto (default): read an image 3x the model's size or more in tiles too "
+                        "when its digits look small (scans); PX: always read images bigger than "
+                        "PX in overlapping PX-side tiles too; 0: read whole")
     p.add_argument("--device", default="cpu")
     recognize.add_arguments(p)
     refine.add_arguments(p)
@@ -99,6 +101,7 @@ def prediction_record(pred: Prediction, source: str, frame: int) -> dict[str, An
     det = pred.detections
     return {
         "source": source, "frame": frame, "width": pred.width, "height": pred.height,
+        "tiles": pred.tiles,
         "detections": [{"box": [round(float(v), 1) for v in b], "cls": int(c),
                         "conf": round(float(s), 4)}
                        for b, c, s in zip(det.xyxy, det.class_id, det.confidence, strict=True)],
@@ -121,18 +124,17 @@ class Stats:
     images: int = 0
     skipped: list[str] = field(default_factory=list)
     times: list[tuple[float, float, float]] = field(default_factory=list)
-    small_in_big: str | None = None  # the first big image read whole with tiny digits or none
+    tiled: int = 0  # images and frames read in tiles too
 
     def summary(self, out: Path | None) -> str:
         n = max(len(self.times), 1)
         pre, inf, post = (sum(t[i] for t in self.times) / n for i in range(3))
         what = f"{self.images} image(s), {self.frames} video/stream frame(s)"
         skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        tiled = f", {self.tiled} read in tiles too" if self.tiled else ""
         where = f"; results in {out}" if out else ""
-        hint = (f"\nnote: {self.small_in_big} is big and was read whole; small digits in it are "
-                "missed that way: --tile 640 reads it in tiles too" if self.small_in_big else "")
-        return (f"{what}{skipped}; mean {pre:.1f}ms pre, {inf:.1f}ms inference, "
-                f"{post:.1f}ms post per frame{where}{hint}")
+        return (f"{what}{tiled}{skipped}; mean {pre:.1f}ms pre, {inf:.1f}ms inference, "
+                f"{post:.1f}ms post per frame{where}")
 
 
 class Runner:
@@ -174,10 +176,7 @@ class Runner:
         """Write and show one frame's prediction; False when the user asked to quit."""
         args = self.args
         self.stats.times.append(pred.timing_ms)
-        imgsz = getattr(self.detector, "imgsz", None)
-        if (imgsz and not args.tile and self.stats.small_in_big is None and not frame.fps
-                and small_in_big(pred.detections.xyxy, pred.height, pred.width, imgsz)):
-            self.stats.small_in_big = frame.source
+        self.stats.tiled += pred.tiles > 0
         is_video = frame.fps > 0
         if is_video:
             self.stats.frames += 1
@@ -269,6 +268,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     info = resolve(args.source)  # bad paths fail before the model loads
     if args.line_thickness is not None and args.line_thickness < 1:
         raise UserError(f"--line-thickness must be >= 1, got {args.line_thickness}")
+    tile = parse_tile(str(args.tile))
     if detector_factory is None:
         from digitdet.detector import DigitDetector
 
@@ -278,7 +278,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
                                 device=args.device, agnostic_nms=args.agnostic_nms,
                                 augment=args.augment, recognizer=recognize.from_arguments(args),
                                 refiner=refine.from_arguments(args),
-                                context=not args.no_context, tile=args.tile)
+                                context=not args.no_context, tile=tile)
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:

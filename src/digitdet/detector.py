@@ -26,7 +26,17 @@ from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
 from digitdet.results import Detections, Prediction
-from digitdet.tiles import WHOLE_PX, check_tile, merge_tiles, tile_windows
+from digitdet.tiles import (
+    AUTO,
+    BIG_IMAGE,
+    WHOLE_PX,
+    Tile,
+    auto_tile,
+    check_tile,
+    merge_tiles,
+    small_in_big,
+    tile_windows,
+)
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
@@ -62,9 +72,11 @@ class DigitDetector:
     ``refiner`` redraws each returned box from its crop (:mod:`digitdet.refine`), the same way:
     ``None`` (default) the shipped one where the shipped recognizer is used, ``True`` the
     shipped one, a path another, ``False`` none (the detector's boxes).
-    ``tile`` (pixels): an image bigger than that is also read in overlapping tiles of that side,
-    each at ``imgsz``, for scans and big photos whose digits are small against the whole
-    (:mod:`digitdet.tiles`); ``None`` (default) or 0 reads every image whole.
+    ``tile``: ``"auto"`` (default) reads an image at least three times ``imgsz`` again in
+    overlapping tiles of four thirds of ``imgsz`` (each read at ``imgsz``) when its whole read
+    has digits under 8 px in the model's input (scans, big photos of small handwriting); pixels:
+    every image bigger than that is also read in tiles of that side; ``None`` or 0 reads every
+    image whole (:mod:`digitdet.tiles`).
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -75,7 +87,7 @@ class DigitDetector:
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
                  recognizer: bool | str | Path | None = None,
                  refiner: bool | str | Path | None = None, context: bool = True,
-                 tile: int | None = None) -> None:
+                 tile: Tile = AUTO) -> None:
         check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -108,12 +120,12 @@ class DigitDetector:
             self.refiner = Refiner(path)
 
     def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None,
-                tile: int | None = None) -> Prediction:
+                tile: Tile = None) -> Prediction:
         """Detect digits in ``image``: an array (BGR unless ``rgb``; gray, RGBA, 16-bit accepted)
         or the path of an image file (:class:`UserError` when it is missing or unreadable).
 
         ``conf`` and ``tile`` override the confidence threshold and the tile side for this call
-        only (thread-safe); ``tile=0`` reads the image whole.
+        only (thread-safe); ``tile=0`` reads the image whole, ``tile="auto"`` tiles it if needed.
         """
         check_tile(tile)
         return self._predict(self.backend, image, rgb, conf, tile)
@@ -163,20 +175,42 @@ class DigitDetector:
         return self._pool
 
     def _predict(self, backend: Backend, image: ImageLike, rgb: bool,
-                 conf: float | None, tile: int | None) -> Prediction:
+                 conf: float | None, tile: Tile) -> Prediction:
         img = as_bgr8(image, rgb)
         thres = self.conf if conf is None else conf
-        tile = self.tile if tile is None else tile
+        setting = self.tile if tile is None else tile
         # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
         # (but not under 0.001, ultralytics' mAP threshold: the crops would cost more than the pass)
         pre = max(thres * thres, 0.001) if self.recognizer else thres
         if self.recognizer and self.context and thres <= LIFT:
             pre = min(pre, FLOOR)  # faint boxes a number may vouch for are read too
         classes = None if self.recognizer else self.classes  # the recognizer may change them
-        if tile and max(img.shape[:2]) > tile:
-            det, info, times = self._tiled_pass(backend, img, tile, pre, classes)
+        h, w = img.shape[:2]
+        whole = None
+        if setting == AUTO:  # read whole; again in tiles if that shows small digits in a big image
+            if max(h, w) < BIG_IMAGE * self.imgsz:
+                setting = 0
+            else:
+                whole = self._pass(backend, img, self.imgsz, pre, classes)
+                first = self._finish(backend, img, whole, thres, pre, classes, 0)
+                if not small_in_big(first.detections.xyxy, h, w, self.imgsz):
+                    return first
+                setting = auto_tile(self.imgsz)
+                whole = (whole[0], whole[1], first.timing_ms)  # its time, recognizer and all
+        side = int(setting or 0)
+        if side and max(h, w) > side:
+            read = self._tiled_pass(backend, img, side, pre, classes, whole)
+            tiles = len(tile_windows(h, w, side))
         else:
-            det, info, times = self._pass(backend, img, self.imgsz, pre, classes)
+            read, tiles = self._pass(backend, img, self.imgsz, pre, classes), 0
+        return self._finish(backend, img, read, thres, pre, classes, tiles)
+
+    def _finish(self, backend: Backend, img: np.ndarray,
+                read: tuple[Detections, LetterboxInfo, tuple[float, float, float]],
+                thres: float, pre: float, classes: list[int] | None, tiles: int) -> Prediction:
+        """The boxes of a read (:meth:`_pass` or :meth:`_tiled_pass`) made into the image's
+        prediction: ``--augment``'s zoomed-out pass, the recognizer, the refiner, the numbers."""
+        det, info, times = read
         if self.augment:
             zoom = max(self.stride, min(self.imgsz // 2, ZOOM_PX) // self.stride * self.stride)
             zoomed, _, more = self._pass(backend, img, zoom, pre, classes)
@@ -201,7 +235,7 @@ class DigitDetector:
         numbers = read_numbers(det, deduped=self.recognizer is not None)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]
-        return Prediction(det, numbers, w, h, times)
+        return Prediction(det, numbers, w, h, times, tiles)
 
     def _pass(self, backend: Backend, img: np.ndarray, size: int, thres: float,
               classes: list[int] | None,
@@ -221,12 +255,15 @@ class DigitDetector:
 
     def _tiled_pass(self, backend: Backend, img: np.ndarray, tile: int, thres: float,
                     classes: list[int] | None,
+                    whole_read: tuple[Detections, LetterboxInfo, tuple[float, float, float]]
+                    | None = None,
                     ) -> tuple[Detections, LetterboxInfo, tuple[float, float, float]]:
-        """:meth:`_pass` over the whole image and over each of its overlapping tiles of side
-        ``tile``, merged (:func:`digitdet.tiles.merge_tiles`); the whole pass's letterbox."""
+        """:meth:`_pass` over the whole image (or ``whole_read``, that pass made already) and
+        over each of its overlapping tiles of side ``tile``, merged
+        (:func:`digitdet.tiles.merge_tiles`); the whole pass's letterbox."""
         h, w = img.shape[:2]
         windows = tile_windows(h, w, tile)
-        whole, info, times = self._pass(backend, img, self.imgsz, thres, classes)
+        whole, info, times = whole_read or self._pass(backend, img, self.imgsz, thres, classes)
         total = np.array(times)
         found = []
         for x0, y0, x1, y1 in windows.tolist():
@@ -252,7 +289,7 @@ ZOOM_PX = 160
 
 
 def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,
-                   classes: list[int] | None, tile: int | None = None) -> None:
+                   classes: list[int] | None, tile: Tile = None) -> None:
     """Raise :class:`UserError` naming the first detector setting out of range."""
     if imgsz is not None and imgsz < 1:
         raise UserError(f"imgsz must be a positive number of pixels, got {imgsz}")

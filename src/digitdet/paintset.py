@@ -10,6 +10,7 @@ Usage:
     python -m digitdet.paintset --mnist-dir ../shared/mnist          # val's hairline line
     python -m digitdet.paintset --canvas 4032x3024 --height 1500 --pen 3 --limit 300
                                                    # a 3-px brush on a phone-photo-sized canvas
+    python -m digitdet.paintset --canvas 4032x3024 --height 80 --tile 640   # small, in tiles
     python -m digitdet.paintset --pen 0.12 --weights runs/train/exp/weights/best.onnx --augment
 """
 
@@ -27,6 +28,7 @@ from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
 from digitdet.image import parse_size
 from digitdet.mnist import MnistError
+from digitdet.tiles import parse_tile
 
 if TYPE_CHECKING:
     from digitdet.synth.glyphs import Glyph
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=PAINT_DIGITS,
                    help="first N held-out MNIST digits (t10k 5000 on)")
     p.add_argument("--augment", action="store_true")
+    p.add_argument("--tile", default="auto", metavar="auto|PX", help="as detect's --tile")
     args = p.parse_args(argv)
     try:
         w, h = parse_size(args.canvas, "--canvas")
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"--limit must lie between 1 and 5000, got {args.limit}")
         from digitdet import mnist
 
-        detector = checkargs.build_detector(args, augment=args.augment)
+        detector = checkargs.build_detector(args, augment=args.augment,
+                                            tile=parse_tile(str(args.tile)))
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.paintset", exc)

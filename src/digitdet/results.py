@@ -77,3 +77,4 @@ class Prediction:
     width: int = 0
     height: int = 0
     timing_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)  # pre, inference, post
+    tiles: int = 0  # tiles read besides the whole image (digitdet.tiles); 0: read whole

@@ -7,15 +7,16 @@ page here is a white A4 sheet at 300 dpi holding a grid of blocks, each a page o
 1s and 7s, drawn 30-50 px a side, ink about 21-35 px tall) enlarged by the page's scale: 1, 1.5
 or 2 in turn, ink 21-35, 32-52 or 42-70 px tall. The report gives the numbers read exactly
 (text and box, IoU >= 0.5, as on the test split) and the digits read (a kept box of their class,
-IoU >= 0.5), with each page read whole and in tiles (``DigitDetector(tile=...)``,
-``detect --tile``), and the numbers read at each scale.
+IoU >= 0.5), with each page read whole (``--tile 0``), as the detector reads it by default
+(``auto``: in tiles too when the whole read shows small digits) and always in tiles
+(``DigitDetector(tile=...)``, ``detect --tile``), and the numbers read at each scale.
 
 ``--dataset ROOT`` pastes a synthesized split's own 640x480 scenes (paper, boards, pads,
 strokes, printed text beside the digits) as the blocks instead, and reports each scene read
 alone too.
 
 Usage:
-    python -m digitdet.scanset --mnist-dir ../shared/mnist          # whole pages and 640-px tiles
+    python -m digitdet.scanset --mnist-dir ../shared/mnist          # whole, auto, 640-px tiles
     python -m digitdet.scanset --tile 960 --pages 3 --no-refiner
     python -m digitdet.scanset --dataset datasets/digits            # pages of the test scenes
 """
@@ -39,6 +40,7 @@ from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
 from digitdet.mnist import MnistError
 from digitdet.stickset import PAGE_SIZE, StickPage, score_page, stick_page
+from digitdet.tiles import AUTO, Tile
 
 A4_300DPI = (2480, 3508)  # (w, h)
 SCALES = (1.0, 1.5, 2.0)  # page k enlarges its blocks by SCALES[k % 3]
@@ -165,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--tile 0 reads whole, as the first line does: give a tile side")
         from digitdet import mnist
 
-        detectors = {tile: checkargs.build_detector(args, tile=tile) for tile in (None, args.tile)}
+        names: dict[Tile, str] = {0: "read whole", AUTO: "auto (default)",
+                                  args.tile: f"tiles of {args.tile} px"}
+        detectors = {tile: checkargs.build_detector(args, tile=tile) for tile in names}
         if args.dataset:
             pages, alone = scene_pages(Path(args.dataset), args.split, args.pages)
         else:
@@ -175,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         return error_exit("digitdet.scanset", exc)
     w, h = A4_300DPI
     kind = f"the {args.split} scenes of {args.dataset}" if args.dataset else "held-out MNIST digits"
-    print(f"{args.pages} pages of {w}x{h} (A4, 300 dpi), {kind}, {detectors[None].weights}")
-    runs = [("scenes alone", detectors[None], alone)] if alone else []
-    runs += [("read whole" if t is None else f"tiles of {t} px", d, pages) for t, d in detectors.items()]
+    print(f"{args.pages} pages of {w}x{h} (A4, 300 dpi), {kind}, {detectors[0].weights}")
+    runs = [("scenes alone", detectors[0], alone)] if alone else []
+    runs += [(names[t], d, pages) for t, d in detectors.items()]
     for name, detector, todo in runs:
         r = evaluate_pages(detector, todo, args.conf_thres)
         by = r["number_accuracy_by_scale"].items()

@@ -8,7 +8,8 @@ Usage:
 
 API:
     POST /detect   image as multipart (field 'file') or raw bytes; ?conf=0.25
-                   ?tile=640 also reads a big image (a scan) in 640-px tiles
+                   ?tile=auto (default) reads a big image with small digits (a scan) in
+                   tiles too; ?tile=640 any image over 640 px; ?tile=0 whole
                    -> the same JSON as one predictions.jsonl line
     GET  /health   -> {"status": "ok", ...}
 Uploads over --max-mb get 413; data that is not a readable image gets 400.
@@ -29,7 +30,7 @@ import numpy as np
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit, os_error_line
-from digitdet.tiles import check_tile
+from digitdet.tiles import Tile, parse_tile
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 PROG = "digitdet.serve"  # the name its errors start with
@@ -86,17 +87,17 @@ def create_app(detector: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         return {"status": "ok", "weights": str(getattr(detector, "weights", "")),
                 "imgsz": getattr(detector, "imgsz", None), "max_bytes": max_bytes}
 
-    def run_detect(img: np.ndarray, conf: float | None, tile: int | None) -> dict[str, Any]:
+    def run_detect(img: np.ndarray, conf: float | None, tile: Tile) -> dict[str, Any]:
         # the detector is stateless per call and ONNX Runtime sessions are thread-safe
         return prediction_record(detector.predict(img, conf=conf, tile=tile), "upload", 0)
 
     @app.post("/detect")
     async def detect(request: Request, conf: float | None = None,
-                     tile: int | None = None) -> JSONResponse:
+                     tile: str | None = None) -> JSONResponse:
         if conf is not None and not 0.0 <= conf <= 1.0:
             return JSONResponse({"detail": "conf must be between 0 and 1"}, status_code=422)
         try:
-            check_tile(tile)
+            setting = None if tile is None else parse_tile(tile)
         except UserError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         length = request.headers.get("content-length")
@@ -114,7 +115,7 @@ def create_app(detector: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             img = decode_image(data)
         except BadUpload as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
-        record = await run_in_threadpool(run_detect, img, conf, tile)
+        record = await run_in_threadpool(run_detect, img, conf, setting)
         return JSONResponse(record)
 
     return app

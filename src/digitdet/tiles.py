@@ -10,9 +10,17 @@ than the overlap is read whole by the one tile its centre falls in, and the piec
 neighbour sees cut is centred outside that neighbour's core. A digit bigger than that, or one the
 whole pass sees at :data:`WHOLE_PX` model px or more (big digits read worse at a tile's finer
 scale), comes from the whole image's pass, unless that pass's box holds a patch of the tiles'
-digits (:func:`crowd`: a block of writing seen small is not a digit)."""
+digits (:func:`crowd`: a block of writing seen small is not a digit).
+
+The default tile setting is :data:`AUTO`: an image at least :data:`BIG_IMAGE` times the model's
+size is read whole first, and read again in tiles of :func:`auto_tile` pixels only when that
+read has boxes under :data:`SMALL_PX` model px (:func:`small_in_big`), the sign of small
+handwriting seen from too far; big photos of big digits, and images with no digits, cost one
+pass as before."""
 
 from __future__ import annotations
+
+from typing import Final, Literal, TypeAlias
 
 import numpy as np
 
@@ -30,29 +38,56 @@ CROWD_CONF = 0.1
 # a digit this tall or more (model px) in the whole image's pass is read from that pass: at a
 # tile's finer scale big digits are read worse (docs/training-log.md, "Scanned pages")
 WHOLE_PX = 16.0
-# detect's hint: an image this many times the model's size, with a box under SMALL_PX model px
+# AUTO tiles an image this many times the model's size with a box under SMALL_PX model px
 # (a 300-dpi page's digits are 3-10 px read whole; a 4x enlarged frame's smallest about 9 px)
 BIG_IMAGE = 3
 SMALL_PX = 8.0
 MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
+AUTO: Final = "auto"
+# the tile setting: AUTO, a side in pixels, or 0 / None to read whole
+Tile: TypeAlias = int | Literal["auto"] | None
 
 
-def check_tile(tile: int | None) -> None:
-    """Raise :class:`UserError` unless ``tile`` is None or 0 (read whole) or at least
-    :data:`MIN_TILE` pixels."""
-    if tile and tile < MIN_TILE:
-        raise UserError(f"tile must be 0 (read whole) or at least {MIN_TILE} pixels, got {tile}")
+def check_tile(tile: Tile) -> None:
+    """Raise :class:`UserError` unless ``tile`` is :data:`AUTO`, None or 0 (read whole) or at
+    least :data:`MIN_TILE` pixels."""
+    if tile == AUTO or tile is None:
+        return
+    if isinstance(tile, (str, bool)) or tile < 0 or 0 < tile < MIN_TILE:
+        raise UserError(f"tile must be auto, 0 (read whole) or at least {MIN_TILE} pixels, "
+                        f"got {tile}")
+
+
+def parse_tile(text: str) -> Tile:
+    """``--tile``'s value: ``auto`` or a whole number of pixels (checked by
+    :func:`check_tile`); :class:`UserError` for anything else."""
+    value: Tile = AUTO if text.strip().lower() == AUTO else None
+    if value is None:
+        try:
+            value = int(text)
+        except ValueError:
+            raise UserError(f"tile must be auto, 0 (read whole) or at least {MIN_TILE} pixels, "
+                            f"got {text!r}") from None
+    check_tile(value)
+    return value
+
+
+def auto_tile(imgsz: int) -> int:
+    """The tile side :data:`AUTO` reads at for a model of input size ``imgsz``: four thirds of
+    it (640 at 480), so a tile is shrunk as a 640x480 training scene is."""
+    return imgsz * 4 // 3
 
 
 def small_in_big(xyxy: np.ndarray, h: int, w: int, imgsz: int) -> bool:
-    """Whether an ``h x w`` image read whole at ``imgsz`` looks like it needs tiles: it is at
-    least :data:`BIG_IMAGE` times ``imgsz`` on its long side and some of its boxes ``xyxy (N, 4)``
+    """Whether an ``h x w`` image read whole at ``imgsz`` needs tiles: it is at least
+    :data:`BIG_IMAGE` times ``imgsz`` on its long side and some of its boxes ``xyxy (N, 4)``
     (image px) are under :data:`SMALL_PX` px tall in the model's input, where most such digits
-    are missed (a scanned page), or it has none at all."""
+    are missed (a scanned page). An image with no box at all does not: blank photos would
+    cost a pass a tile for nothing (docs/training-log.md, "Tiles by default")."""
     long = max(h, w)
-    if long < BIG_IMAGE * imgsz:
+    if long < BIG_IMAGE * imgsz or not len(xyxy):
         return False
-    return not len(xyxy) or bool(((xyxy[:, 3] - xyxy[:, 1]) * imgsz / long < SMALL_PX).any())
+    return bool(((xyxy[:, 3] - xyxy[:, 1]) * imgsz / long < SMALL_PX).any())
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
