@@ -296,7 +296,8 @@ AUTO_PASSES = 1 + 5 * 4
 @pytest.mark.parametrize("ink, size, passes", [
     (INK, (1200, 1600), AUTO_PASSES),         # 36-px digits are 7 model px: read in tiles too
     (INK[-1:], (1200, 1600), 1),              # only a digit 100 model px tall: whole is enough
-    ([], (1200, 1600), 1),                    # nothing found: a blank photo costs one pass
+    ([], (1200, 1600), AUTO_PASSES),          # nothing found in an image over 4x 320 px: tiles
+    ([], (1000, 1280), 1),                    # ... in one of 3-4x (a 1080p frame at 480): whole
     ([(100, 100, 24, 36)], (900, 900), 1),    # under 3 times 320: never tiled
 ])
 def test_auto_tiles_only_big_images_with_small_digits(tmp_path: Path, ink: list, size: tuple,
@@ -308,7 +309,7 @@ def test_auto_tiles_only_big_images_with_small_digits(tmp_path: Path, ink: list,
     assert det.tile == "auto"  # the default
     det.backend = spy = InkFinder(det.backend.info)
     pred = det.predict(img)
-    assert len(pred.detections) == len(ink)
+    assert len(pred.detections) == len(ink)  # and no box where there is no ink
     assert spy.calls == passes
     assert pred.tiles == passes - 1  # the tiles read besides the whole image
 
@@ -350,7 +351,8 @@ def test_tiles_with_augment_add_the_zoomed_pass(tmp_path: Path, page: np.ndarray
     (3508, 2480, [30.0], True),        # a scan with 30-px digits: 4 px at 480
     (3508, 2480, [100.0, 30.0], True),  # ... any such box
     (3508, 2480, [100.0], False),      # 100-px digits: 14 px at 480, read whole
-    (3508, 2480, [], False),           # a big image where nothing was found: a blank photo
+    (3508, 2480, [], True),            # a page where nothing was found: a few small numbers
+    (1080, 1920, [], False),           # ... but a 1080p frame (4 times 480) with nothing in it
     (1920, 2560, [48.0], False),       # a frame enlarged 4 times: its smallest digits 9 px
     (1400, 1000, [], False),           # under 3 times 480 px
 ])

@@ -63,8 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="add a zoomed-out 160-px pass that reads digits filling much of the image")
     p.add_argument("--tile", default="auto", metavar="auto|PX",
                    help="auto (default): read an image 3x the model's size or more in tiles too "
-                        "when its digits look small (scans); PX: always read images bigger than "
-                        "PX in overlapping PX-side tiles too; 0: read whole")
+                        "when its digits look small, or one over 4x when it shows none (scans); "
+                        "PX: always read images bigger than PX in PX-side tiles too; 0: whole")
     p.add_argument("--device", default="cpu")
     recognize.add_arguments(p)
     refine.add_arguments(p)

@@ -74,7 +74,8 @@ class DigitDetector:
     shipped one, a path another, ``False`` none (the detector's boxes).
     ``tile``: ``"auto"`` (default) reads an image at least three times ``imgsz`` again in
     overlapping tiles of four thirds of ``imgsz`` (each read at ``imgsz``) when its whole read
-    has digits under 8 px in the model's input (scans, big photos of small handwriting); pixels:
+    has digits under 8 px in the model's input, or none in an image over four times ``imgsz``
+    (scans, big photos of small handwriting); pixels:
     every image bigger than that is also read in tiles of that side; ``None`` or 0 reads every
     image whole (:mod:`digitdet.tiles`).
     Settings out of range (see :func:`check_settings`) and unusable weights raise

@@ -15,8 +15,9 @@ digits (:func:`crowd`: a block of writing seen small is not a digit).
 The default tile setting is :data:`AUTO`: an image at least :data:`BIG_IMAGE` times the model's
 size is read whole first, and read again in tiles of :func:`auto_tile` pixels only when that
 read has boxes under :data:`SMALL_PX` model px (:func:`small_in_big`), the sign of small
-handwriting seen from too far; big photos of big digits, and images with no digits, cost one
-pass as before."""
+handwriting seen from too far, or no box at all in an image over :data:`EMPTY_IMAGE` times the
+model's size (a page with a few small numbers shows nothing whole); big photos of big digits,
+and frames up to 1080p, cost one pass as before."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ WHOLE_PX = 16.0
 # (a 300-dpi page's digits are 3-10 px read whole; a 4x enlarged frame's smallest about 9 px)
 BIG_IMAGE = 3
 SMALL_PX = 8.0
+# ... and one over EMPTY_IMAGE times it with no box at all (a page with a few small numbers; over
+# 1920 px at 480, so a 1080p video frame with nothing in it is still read in one pass)
+EMPTY_IMAGE = 4
 MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
 AUTO: Final = "auto"
 # the tile setting: AUTO, a side in pixels, or 0 / None to read whole
@@ -82,11 +86,13 @@ def small_in_big(xyxy: np.ndarray, h: int, w: int, imgsz: int) -> bool:
     """Whether an ``h x w`` image read whole at ``imgsz`` needs tiles: it is at least
     :data:`BIG_IMAGE` times ``imgsz`` on its long side and some of its boxes ``xyxy (N, 4)``
     (image px) are under :data:`SMALL_PX` px tall in the model's input, where most such digits
-    are missed (a scanned page). An image with no box at all does not: blank photos would
-    cost a pass a tile for nothing (docs/training-log.md, "Tiles by default")."""
+    are missed (a scanned page), or it has no box at all and is over :data:`EMPTY_IMAGE` times
+    ``imgsz`` (docs/training-log.md, "Tiles by default")."""
     long = max(h, w)
-    if long < BIG_IMAGE * imgsz or not len(xyxy):
+    if long < BIG_IMAGE * imgsz:
         return False
+    if not len(xyxy):
+        return long > EMPTY_IMAGE * imgsz
     return bool(((xyxy[:, 3] - xyxy[:, 1]) * imgsz / long < SMALL_PX).any())
 
 
