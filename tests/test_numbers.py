@@ -42,6 +42,35 @@ CASES = [
 ]
 
 
+def comb(digits: str, x0: float, pitch: float = 50, h: float = 40, y0: float = 10,
+         shift: dict[int, float] | None = None) -> list[tuple[float, float, float, float, int]]:
+    """Boxes for ``digits`` centred in the boxes of a comb field of ``pitch`` px from ``x0``: a 1
+    8 px wide, other digits 30 px; ``shift`` moves digit k's centre by that share of the pitch."""
+    out = []
+    for k, ch in enumerate(digits):
+        w = 8 if ch == "1" else 30
+        cx = x0 + (k + 0.5 + (shift or {}).get(k, 0.0)) * pitch
+        out.append((cx - w / 2, y0, cx + w / 2, y0 + h, int(ch)))
+    return out
+
+
+# a comb field's 1 (8 px in a 50-px box) leaves 29 px (0.73 of the height) on each side: over
+# SPLIT_GAP, but its centre keeps the field's pitch
+CASES += [
+    ("comb field with a 1: one number", comb("40718356", 10), ["40718356"]),
+    ("comb field, a digit off centre by a sixth of a box", comb("1507", 10, shift={2: 0.16}),
+     ["1507"]),
+    ("... by a third: the pitch is broken", comb("1507", 10, shift={2: 0.34}), ["1", "5", "07"]),
+    # the limit: two 1s side by side leave 1.05 heights between them, over PITCH_GAP
+    ("comb field with two 1s side by side: split there", comb("209114", 10), ["2091", "1", "4"]),
+    ("two comb fields 2 boxes apart are two numbers", comb("123", 10) + comb("456", 260),
+     ["123", "456"]),
+    ("comb with a 1 and only one other digit: no pitch to keep", comb("17", 10), ["1", "7"]),
+    ("written numbers 0.75 h apart, irregular pitch: two numbers",
+     row("18", 10, 10) + row("4", 94, 10), ["18", "4"]),
+]
+
+
 @pytest.mark.parametrize("name, boxes, texts", CASES, ids=[c[0] for c in CASES])
 def test_read_numbers(name: str, boxes: list, texts: list[str]) -> None:
     assert [n.text for n in read_numbers(det_of(boxes))] == texts
