@@ -1,6 +1,7 @@
 """Rebuild assets/samples/ from held-out MNIST test digits (t10k 5000-9999), never trained on.
 
-scan.jpg is a form scanned at 200 dpi (A4, 1654x2339): printed labels, boxed and ruled fields,
+scan.jpg is a form scanned at 200 dpi (A4, 1654x2339): printed labels, a comb field (a box per
+digit), boxed and ruled fields,
 numbers 32-44 px tall; read whole at 480 px they are 7-9 px, so detect reads it in tiles too.
 
     python tools/make_samples.py --mnist-dir ../shared/mnist
@@ -44,16 +45,16 @@ def pad_number(pool, text: str, size: tuple[int, int], height: int, pen: float, 
     return cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_GRAY2BGR)
 
 
-# (label, number, boxed, digit height px) of the form's fields, top to bottom: a number written in a
-# printed box (as a cheque's amount) or on a rule
-FORM_FIELDS = [("Account number", "40718356", False, 40), ("Sort code", "209174", True, 40),
-               ("Amount", "1250", True, 44), ("Date", "07122026", False, 36),
-               ("Phone", "5550192", False, 38), ("Reference", "931", True, 32)]
+# (label, number, style, digit height px) of the form's fields, top to bottom: a number written in
+# a comb (a printed box per digit), in a printed box (as a cheque's amount) or on a rule
+FORM_FIELDS = [("Account number", "40718356", "comb", 40), ("Sort code", "209174", "box", 40),
+               ("Amount", "1250", "box", 44), ("Date", "07122026", "rule", 36),
+               ("Phone", "5550192", "rule", 38), ("Reference", "931", "box", 32)]
 
 
 def form_scan(pool, seed: int, size: tuple[int, int] = (1654, 2339)) -> np.ndarray:
-    """An A4 form at 200 dpi: printed labels and fields (a box or a rule), each filled in with a
-    number in held-out MNIST digits in blue-black ink, on faintly grained paper."""
+    """An A4 form at 200 dpi: printed labels and fields (a comb, a box or a rule), each filled in
+    with a number in held-out MNIST digits in blue-black ink, on faintly grained paper."""
     rng = np.random.default_rng(seed)
     w, h = size
     paper = 243 + rng.normal(0, 2.5, (h, w)).astype(np.float32)
@@ -64,19 +65,28 @@ def form_scan(pool, seed: int, size: tuple[int, int] = (1654, 2339)) -> np.ndarr
     cv2.line(img, (150, 260), (w - 150, 260), (60, 60, 60), 3)
     ink = np.zeros((h, w), np.float32)
     y = 420
-    for label, number, boxed, height in FORM_FIELDS:
+    for label, number, style, height in FORM_FIELDS:
         cv2.putText(img, label, (150, y), font, 1.1, (50, 50, 50), 2, cv2.LINE_AA)
         x0 = 650
-        if boxed:
+        cell = int(height * 1.1)
+        if style == "comb":
+            for k in range(len(number) + 1):
+                xx = x0 - 10 + k * cell
+                cv2.line(img, (xx, y - height - 12), (xx, y + 12), (110, 110, 110), 2)
+            cv2.rectangle(img, (x0 - 10, y - height - 12), (x0 - 10 + len(number) * cell, y + 12),
+                          (110, 110, 110), 2)
+        elif style == "box":
             cv2.rectangle(img, (x0 - 20, y - height - 30), (x0 + int(len(number) * height * 0.95),
                                                            y + 22), (110, 110, 110), 2)
         else:
             cv2.line(img, (x0 - 20, y + 10), (w - 150, y + 10), (110, 110, 110), 2)
         x = x0
-        for ch in number:
+        for k, ch in enumerate(number):
             g = pool.sample(rng, int(ch))
             gw = max(int(height * g.aspect), 6)
             top = y - height + int(rng.integers(-3, 4))
+            if style == "comb":  # centred in its box, give or take a few pixels
+                x = x0 - 10 + k * cell + (cell - gw) // 2 + int(rng.integers(-3, 4))
             ink[top:top + height, x:x + gw] = np.maximum(ink[top:top + height, x:x + gw],
                                                          render_natural(g, height, gw))
             x += gw + int(height * rng.uniform(0.12, 0.28))
