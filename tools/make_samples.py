@@ -1,8 +1,8 @@
 """Rebuild assets/samples/ from held-out MNIST test digits (t10k 5000-9999), never trained on.
 
 scan.jpg is a form scanned at 200 dpi (A4, 1654x2339): printed labels, a comb field (a box per
-digit), boxed and ruled fields,
-numbers 32-44 px tall; read whole at 480 px they are 7-9 px, so detect reads it in tiles too.
+digit), boxed and ruled fields, numbers 32-44 px tall; read whole at 480 px they are 7-9 px, so
+detect reads it in tiles too.
 
     python tools/make_samples.py --mnist-dir ../shared/mnist
 """
