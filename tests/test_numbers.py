@@ -61,8 +61,10 @@ CASES += [
     ("comb field, a digit off centre by a sixth of a box", comb("1507", 10, shift={2: 0.16}),
      ["1507"]),
     ("... by a third: the pitch is broken", comb("1507", 10, shift={2: 0.34}), ["1", "5", "07"]),
-    # the limit: two 1s side by side leave 1.05 heights between them, over PITCH_GAP
-    ("comb field with two 1s side by side: split there", comb("209114", 10), ["2091", "1", "4"]),
+    # two 1s side by side leave 1.05 heights between them: over PITCH_GAP, within PITCH_GAP_LONG
+    ("comb field with two 1s side by side", comb("209114", 10), ["209114"]),
+    ("... in three digits: no pitch over 0.8 heights, all split", comb("114", 10), ["1", "1", "4"]),
+    ("comb of three single digits (a 1 in the middle)", comb("317", 10), ["317"]),
     ("two comb fields 2 boxes apart are two numbers", comb("123", 10) + comb("456", 260),
      ["123", "456"]),
     ("comb with a 1 and only one other digit: no pitch to keep", comb("17", 10), ["1", "7"]),

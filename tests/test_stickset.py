@@ -8,11 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitdet import numbers
 from digitdet.results import Detections, Prediction
 from digitdet.stickset import (
     APART,
+    COMB_INK,
+    COMB_OFF,
     StickPage,
     cross_seven_28,
+    evaluate_combs,
     evaluate_sticks,
     evaluate_touching,
     stick_one_28,
@@ -236,3 +240,56 @@ def test_evaluate_touching_without_the_pages_apart() -> None:
     r = evaluate_touching(truth, images, labels, (-0.1, 0.0), pages=5, seed=0, apart=False)
     assert r["number_accuracy_touching"] == 1.0 and r["numbers_touching"] == 20
     assert "numbers_apart" not in r and not truth.pages
+
+
+def comb_pages(n: int = 5, seed: int = 0) -> list[StickPage]:
+    images, labels = digits28()
+    rng, comb = np.random.default_rng(seed), np.random.default_rng(seed + 1)
+    return [stick_page(rng, images, labels, False, featured=0.0, comb=comb) for _ in range(n)]
+
+
+def test_comb_pages_write_the_same_numbers_one_digit_a_box() -> None:
+    apart, combs = touch_pages(APART), comb_pages()
+    for a, c in zip(apart, combs, strict=True):
+        assert [n["text"] for n in a.numbers] == [n["text"] for n in c.numbers]  # same draws
+        assert (c.image == COMB_INK).any() and not (a.image == COMB_INK).any()  # printed boxes
+        k = 0
+        for num in c.numbers:  # steps between centres: one box width, each end off by COMB_OFF
+            b = c.boxes[k:k + len(num["text"])]
+            steps = np.diff((b[:, 0] + b[:, 2]) / 2)
+            assert steps.max() / steps.min() <= (1 + 2 * COMB_OFF) / (1 - 2 * COMB_OFF) + 0.02
+            k += len(num["text"])
+
+
+class ReplayPages:
+    """Answers ``pages`` in turn with their ground truth at ``score``."""
+
+    def __init__(self, pages: list[StickPage], score: float) -> None:
+        self.pages, self.score = pages, score
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        page = self.pages.pop(0)
+        assert np.array_equal(page.image, image)
+        return Prediction(Detections(page.boxes, np.full(len(page.boxes), self.score, np.float32),
+                                     page.classes))
+
+
+@pytest.mark.parametrize("score, join, apart, comb", [
+    # every digit boxed and read: every number apart; in the combs, the numbers join_pitch keeps
+    # whole (the test glyphs' 0s and 1s are 8-9 px of 20 tall: in the widest boxes the gaps beside
+    # them pass PITCH_GAP)
+    (0.9, True, 1.0, 0.7),
+    (0.9, False, 1.0, 0.3),   # without join_pitch, most combs split
+    (0.2, True, 0.0, 0.0),    # the right boxes under the confidence: none
+])
+def test_evaluate_combs(monkeypatch: pytest.MonkeyPatch, score: float, join: bool, apart: float,
+                        comb: float) -> None:
+    if not join:
+        monkeypatch.setattr(numbers, "join_pitch", lambda boxes, chains, **kw: chains)
+    images, labels = digits28()
+    replay = ReplayPages(touch_pages(APART) + comb_pages(), score)
+    r = evaluate_combs(replay, images, labels, pages=5, seed=0)
+    assert (r["number_accuracy_apart"], r["number_accuracy_comb"]) == (apart, comb)
+    assert r["digits_read_comb"] == (1.0 if score > 0.25 else 0.0)
+    assert r["numbers_apart"] == r["numbers_comb"] == 20
+    assert not replay.pages  # both kinds drawn, apart first

@@ -36,6 +36,10 @@ CONTAINED = 0.7
 # fields")
 PITCH_TOL = 0.2
 PITCH_GAP = 0.8
+# ... and four digits or more whose centres keep the pitch within PITCH_TOL_LONG across a gap of at
+# most PITCH_GAP_LONG (two 1s side by side in a comb are about 1.05 heights apart)
+PITCH_GAP_LONG = 1.2
+PITCH_TOL_LONG = 0.15
 
 
 def row_geometry(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,23 +106,35 @@ def join_pitch(boxes: np.ndarray, chains: list[list[int]], max_gap: float = PITC
     """Join chains of ``boxes (N, 4)`` (indices, left to right; :func:`_chains`) whose digits
     keep one pitch across the gap between them: chain A's last box and chain B's first are in a
     row (``ROW_OVERLAP``) at most ``max_gap`` heights apart, and every step between neighbouring
-    centres in A, B and from A to B lies within ``tol`` of their median, with at least one step
-    inside A or B. Returns the chains, joined, left to right."""
+    centres in A, B and from A to B lies within ``tol`` of their median. Two single digits are
+    judged with the chain after B too (a pitch needs two steps); four digits or more may lie
+    :data:`PITCH_GAP_LONG` apart, within :data:`PITCH_TOL_LONG` (two 1s side by side in a comb).
+    Returns the chains, joined, left to right."""
     chains = [list(c) for c in chains]
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
+
+    def regular(members: list[int], t: float) -> bool:
+        steps = np.diff(cx[members])
+        pitch = float(np.median(steps))
+        return pitch > 0 and bool((np.abs(steps - pitch) <= t * pitch).all())
+
     joined = True
     while joined and len(chains) > 1:
         joined = False
         last = boxes[[c[-1] for c in chains]]
         first = boxes[[c[0] for c in chains]]
         overlap, gap = row_geometry(last, first)
-        pairs = np.argwhere((overlap >= ROW_OVERLAP) & (gap > 0) & (gap <= max_gap))
-        for a, b in pairs.tolist():
-            if a == b or len(chains[a]) + len(chains[b]) < 3:
+        gap = np.where((overlap >= ROW_OVERLAP) & (gap > 0), gap, np.inf)
+        nxt = gap.argmin(1)  # each chain's nearest chain to the right in its row
+        for a in range(len(chains)):
+            b = int(nxt[a])
+            g = float(gap[a, b])
+            members = chains[a] + chains[b]
+            if len(members) < 3 and gap[b, nxt[b]] <= max_gap:  # two digits: and the next one
+                members = members + chains[int(nxt[b])]
+            if len(members) < 3 or g > (PITCH_GAP_LONG if len(members) >= 4 else max_gap):
                 continue
-            steps = np.diff(cx[chains[a] + chains[b]])
-            pitch = float(np.median(steps))
-            if pitch > 0 and bool((np.abs(steps - pitch) <= tol * pitch).all()):
+            if regular(members, tol if g <= max_gap else min(tol, PITCH_TOL_LONG)):
                 chains[a] = chains[a] + chains[b]
                 del chains[b]
                 joined = True

@@ -16,11 +16,14 @@ Usage:
     python -m digitdet.stickset --digit 7                            # crossed 7s only
     python -m digitdet.stickset --pages 200 --weights runs/judge/x.onnx --no-refiner
     python -m digitdet.stickset --touch -0.1 0.0                      # touching digits against apart
+    python -m digitdet.stickset --comb                               # comb fields against apart
 
 ``--touch LO HI`` writes the same kind of pages with every digit MNIST's own and the gap between
 inks drawn from LO..HI of a digit's height (below 0 they overlap) instead of 0.1-0.3, and reports
 the numbers and digits read on both; ``val`` reports -0.1..0 (``touching``, with the pages apart)
-and -0.2..-0.1 (``overlapping``).
+and -0.2..-0.1 (``overlapping``). ``--comb`` writes each number of those pages in a comb field
+instead, a printed box per digit (boxes 1-1.35 ink heights wide, each digit's ink centred in its
+box within 8 % of a box), and reports them against the same pages apart.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ PAGE_SIZE = (640, 480)  # (w, h)
 FEATURED_SHARE = 0.4  # a digit is the featured one (1 or 7) this often
 STYLES = {1: "sticks", 7: "crossed_sevens"}  # featured digit -> val's report key
 APART = (0.1, 0.3)  # the gap between inks, a share of the digit's height
+COMB_CELL = (1.0, 1.35)  # comb pages: a box's width, a share of the ink height (20 of 28 rows)
+COMB_OFF = 0.08  # ... and how far a digit's ink centre may lie from its box's, a share of the box
+COMB_INK = 120  # the printed boxes' gray
 TOUCHING = (-0.1, 0.0)  # val's touching pages: inks touching or overlapping by up to a tenth
 OVERLAPPING = (-0.2, -0.1)  # and its overlapping ones: by a tenth to a fifth of the height
 
@@ -88,14 +94,17 @@ def cross_seven_28(seven: np.ndarray, thickness: int) -> np.ndarray:
 
 def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
                styled: bool, size: tuple[int, int] = PAGE_SIZE, digit: int = 1,
-               gap: tuple[float, float] = APART, featured: float = FEATURED_SHARE) -> StickPage:
+               gap: tuple[float, float] = APART, featured: float = FEATURED_SHARE,
+               comb: np.random.Generator | None = None) -> StickPage:
     """A page of numbers from ``images (N, 28, 28) uint8`` / ``labels (N,)`` (white on black),
     black on white, ``gap`` of a digit's height between inks (0.1-0.3; below 0 they overlap),
     ``digit`` (1 or 7) ``featured`` of the digits (four in ten); when ``styled``, its 1s are
     :func:`stick_one_28` strokes or its 7s are crossed by :func:`cross_seven_28`, else MNIST's
     own. ``rng`` is drawn from the same way for both kinds, so one seed gives the same digits
     twice with only the featured ones different (and the digits after a 1 shifted by the
-    difference in its width)."""
+    difference in its width). With a ``comb`` generator, each number is written in a comb field
+    (a printed box per digit, :data:`COMB_CELL` and :data:`COMB_OFF`, drawn from ``comb`` so
+    ``rng`` gives the same digits as without)."""
     if digit not in STYLES:
         raise ValueError(f"the featured digit is one of {sorted(STYLES)}, got {digit}")
     w, h = size
@@ -111,7 +120,9 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
         x = int(rng.integers(40, 200))  # where the ink starts
         y = 40 + row * (h - 40) // rows
         first = len(classes)
-        for _ in range(n):
+        x0 = x  # a comb field's left edge
+        cell = side * 20 / 28 * comb.uniform(*COMB_CELL) if comb is not None else 0.0
+        for k in range(n):
             cls = digit if rng.random() < featured else int(rng.integers(0, 10))
             pick = by_class[cls]
             mnist_img = images[pick[rng.integers(len(pick))]] if len(pick) else np.zeros((28, 28), np.uint8)
@@ -125,6 +136,9 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
             if not len(ys):
                 continue
             left = x - int(xs.min())  # the ink starts at x
+            if comb is not None:  # the ink centred in the k-th box, give or take COMB_OFF
+                centre = x0 + (k + 0.5 + comb.uniform(-COMB_OFF, COMB_OFF)) * cell
+                left = int(round(centre - (int(xs.min()) + int(xs.max()) + 1) / 2))
             if left + side > w:
                 break
             roi = page[y:y + side, left:left + side]
@@ -132,6 +146,16 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
             boxes.append([left + xs.min(), y + ys.min(), left + xs.max() + 1, y + ys.max() + 1])
             classes.append(cls)
             x = left + int(xs.max()) + 1 + int(round(space * (ys.max() + 1 - ys.min())))
+        if comb is not None and len(classes) > first:  # the printed boxes, under the ink
+            top, bottom = y + side // 10, y + side - side // 10
+            lines = np.full_like(page, 255)
+            for k in range(len(classes) - first + 1):
+                xx = int(round(x0 + k * cell))
+                cv2.line(lines, (xx, top), (xx, bottom), COMB_INK, 2)
+            cv2.line(lines, (x0, top), (int(round(x0 + (len(classes) - first) * cell)), top), COMB_INK, 2)
+            cv2.line(lines, (x0, bottom), (int(round(x0 + (len(classes) - first) * cell)), bottom),
+                     COMB_INK, 2)
+            np.minimum(page, lines, out=page)
         if len(classes) > first:
             b = np.array(boxes[first:], np.float32)
             numbers.append({"text": "".join(map(str, classes[first:])),
@@ -166,19 +190,38 @@ def evaluate_touching(detector: Any, images: np.ndarray, labels: np.ndarray,
     ``digits_read_<kind>`` for ``apart`` (unless ``apart=False``: a second gap needs them once)
     and ``touching``."""
     report: dict[str, Any] = {"pages": pages, "gap": list(gap)}
-    kinds = ((("apart", APART),) if apart else ()) + (("touching", gap),)
-    for kind, g in kinds:
-        rng = np.random.default_rng(seed)
-        tally = np.zeros(4, int)
-        for _ in range(pages):
-            sp = stick_page(rng, images, labels, False, gap=g, featured=0.0)
-            tally += score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
-        hits, n_numbers, digits, read = tally.tolist()
-        report[f"numbers_{kind}"] = n_numbers
-        report[f"number_accuracy_{kind}"] = hits / max(n_numbers, 1)
-        report[f"digits_{kind}"] = digits
-        report[f"digits_read_{kind}"] = read / max(digits, 1)
+    if apart:
+        report.update(_read_mnist_pages(detector, images, labels, "apart", pages, seed, conf))
+    report.update(_read_mnist_pages(detector, images, labels, "touching", pages, seed, conf, gap))
     return report
+
+
+def evaluate_combs(detector: Any, images: np.ndarray, labels: np.ndarray,
+                   pages: int = STICK_PAGES, seed: int = STICK_SEED,
+                   conf: float = DEFAULT_CONF) -> dict[str, Any]:
+    """``detector`` on ``pages`` pages of MNIST's digits apart and on the same draws written in
+    comb fields (:func:`stick_page`'s ``comb``): ``numbers_<kind>``, ``number_accuracy_<kind>``,
+    ``digits_<kind>`` and ``digits_read_<kind>`` for ``apart`` and ``comb``."""
+    report: dict[str, Any] = {"pages": pages}
+    report.update(_read_mnist_pages(detector, images, labels, "apart", pages, seed, conf))
+    report.update(_read_mnist_pages(detector, images, labels, "comb", pages, seed, conf,
+                                    comb=np.random.default_rng(seed + 1)))
+    return report
+
+
+def _read_mnist_pages(detector: Any, images: np.ndarray, labels: np.ndarray, kind: str,
+                      pages: int, seed: int, conf: float, gap: tuple[float, float] = APART,
+                      comb: np.random.Generator | None = None) -> dict[str, Any]:
+    """``detector`` on ``pages`` :func:`stick_page` pages of MNIST's own digits drawn from
+    ``seed``: the numbers and digits read, under keys ending in ``_<kind>``."""
+    rng = np.random.default_rng(seed)
+    tally = np.zeros(4, int)
+    for _ in range(pages):
+        sp = stick_page(rng, images, labels, False, gap=gap, featured=0.0, comb=comb)
+        tally += score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
+    hits, n_numbers, digits, read = tally.tolist()
+    return {f"numbers_{kind}": n_numbers, f"number_accuracy_{kind}": hits / max(n_numbers, 1),
+            f"digits_{kind}": digits, f"digits_read_{kind}": read / max(digits, 1)}
 
 
 def evaluate_sticks(detector: Any, images: np.ndarray, labels: np.ndarray,
@@ -212,9 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=STICK_SEED)
     p.add_argument("--digit", type=int, choices=sorted(STYLES), default=None,
                    help="only the plain 1s (1) or the crossed 7s (7); default both")
-    p.add_argument("--touch", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                   help="instead: MNIST pages with the gap between inks in LO..HI of a digit's "
-                        "height (below 0: overlapping), against the same pages apart")
+    instead = p.add_mutually_exclusive_group()
+    instead.add_argument("--touch", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                      help="instead: MNIST pages with the gap between inks in LO..HI of a "
+                           "digit's height (below 0: overlapping), against the same pages apart")
+    instead.add_argument("--comb", action="store_true",
+                      help="instead: MNIST pages whose numbers are written in comb fields (a "
+                           "printed box per digit), against the same pages apart")
     args = p.parse_args(argv)
     try:
         if not 1 <= args.pages <= 10000:
@@ -228,11 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.stickset", exc)
     print(f"{args.pages} pages a kind, held-out MNIST digits, {detector.weights}")
-    if args.touch:
-        t = evaluate_touching(detector, images, labels, tuple(args.touch), args.pages, args.seed,
-                              args.conf_thres)
-        for kind, name in (("apart", f"apart {APART[0]:g}..{APART[1]:g}"),
-                           ("touching", f"gap {args.touch[0]:g}..{args.touch[1]:g}")):
+    if args.touch or args.comb:
+        if args.comb:
+            t = evaluate_combs(detector, images, labels, args.pages, args.seed, args.conf_thres)
+            other = ("comb", "comb fields")
+        else:
+            t = evaluate_touching(detector, images, labels, tuple(args.touch), args.pages,
+                                  args.seed, args.conf_thres)
+            other = ("touching", f"gap {args.touch[0]:g}..{args.touch[1]:g}")
+        for kind, name in (("apart", f"apart {APART[0]:g}..{APART[1]:g}"), other):
             print(f"{name:>17}: numbers read {t[f'number_accuracy_{kind}'] * 100:.1f} % of "
                   f"{t[f'numbers_{kind}']}, digits read {t[f'digits_read_{kind}'] * 100:.1f} % "
                   f"of {t[f'digits_{kind}']}")
