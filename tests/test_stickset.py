@@ -293,3 +293,12 @@ def test_evaluate_combs(monkeypatch: pytest.MonkeyPatch, score: float, join: boo
     assert r["digits_read_comb"] == (1.0 if score > 0.25 else 0.0)
     assert r["numbers_apart"] == r["numbers_comb"] == 20
     assert not replay.pages  # both kinds drawn, apart first
+
+
+def test_evaluate_combs_without_the_pages_apart() -> None:
+    # val reads the pages apart once, with its touching pages: only the comb pages are drawn
+    images, labels = digits28()
+    replay = ReplayPages(comb_pages(), 0.9)
+    r = evaluate_combs(replay, images, labels, pages=5, seed=0, apart=False)
+    assert r["number_accuracy_comb"] == 0.7 and r["numbers_comb"] == 20
+    assert "numbers_apart" not in r and not replay.pages

@@ -198,12 +198,14 @@ def evaluate_touching(detector: Any, images: np.ndarray, labels: np.ndarray,
 
 def evaluate_combs(detector: Any, images: np.ndarray, labels: np.ndarray,
                    pages: int = STICK_PAGES, seed: int = STICK_SEED,
-                   conf: float = DEFAULT_CONF) -> dict[str, Any]:
+                   conf: float = DEFAULT_CONF, apart: bool = True) -> dict[str, Any]:
     """``detector`` on ``pages`` pages of MNIST's digits apart and on the same draws written in
     comb fields (:func:`stick_page`'s ``comb``): ``numbers_<kind>``, ``number_accuracy_<kind>``,
-    ``digits_<kind>`` and ``digits_read_<kind>`` for ``apart`` and ``comb``."""
+    ``digits_<kind>`` and ``digits_read_<kind>`` for ``apart`` (unless ``apart=False``: val reads
+    them once, with its touching pages) and ``comb``."""
     report: dict[str, Any] = {"pages": pages}
-    report.update(_read_mnist_pages(detector, images, labels, "apart", pages, seed, conf))
+    if apart:
+        report.update(_read_mnist_pages(detector, images, labels, "apart", pages, seed, conf))
     report.update(_read_mnist_pages(detector, images, labels, "comb", pages, seed, conf,
                                     comb=np.random.default_rng(seed + 1)))
     return report

@@ -20,7 +20,8 @@ confident detection on each digit's canvas; "found" also needs it above that con
 held-out numbers whose 1s are plain upright strokes, and the same pages with MNIST's own 1s;
 "crossed_sevens" the same with crossed 7s; "touching" and "overlapping" read pages of held-out
 numbers whose inks touch or overlap by up to a tenth of a digit's height, or by a tenth to a
-fifth, against the same pages with the digits apart (:mod:`digitdet.stickset`).
+fifth, against the same pages with the digits apart; "combs" the same numbers written in comb
+fields, a printed box per digit (:mod:`digitdet.stickset`).
 ``runs/val/failures.png`` shows the scenes that were read wrong (the first 16);
 ``runs/val/font_failures.png`` with ``--fonts``, the first font scene of each font read wrong.
 ``--fonts`` scores the model card's Debian handwriting fonts (``fonts``) and, where ``make fonts``
@@ -408,7 +409,14 @@ def main(argv: list[str] | None = None) -> int:
                 top1, found = paint_top1(detector, glyphs, labels, pen, invert, args.conf_thres)
                 report[f"paint_top1_{name}"] = top1
                 report[f"paint_found_{name}"] = found
-            from digitdet.stickset import OVERLAPPING, STYLES, TOUCHING, evaluate_sticks, evaluate_touching
+            from digitdet.stickset import (
+                OVERLAPPING,
+                STYLES,
+                TOUCHING,
+                evaluate_combs,
+                evaluate_sticks,
+                evaluate_touching,
+            )
 
             # pages of held-out numbers whose 1s are plain upright strokes (or 7s crossed), and
             # the same with MNIST's own
@@ -418,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             report["touching"] = evaluate_touching(detector, x, y, TOUCHING, conf=args.conf_thres)
             report["overlapping"] = evaluate_touching(detector, x, y, OVERLAPPING,
                                                       conf=args.conf_thres, apart=False)
+            report["combs"] = evaluate_combs(detector, x, y, conf=args.conf_thres, apart=False)
         font_failures: list[tuple[np.ndarray, Any, dict]] = []
         if args.fonts:
             from digitdet.fontset import evaluate_fonts, find_npm_fonts
