@@ -276,9 +276,9 @@ class ReplayPages:
 
 @pytest.mark.parametrize("score, join, apart, comb", [
     # every digit boxed and read: every number apart; in the combs, the numbers join_pitch keeps
-    # whole (the test glyphs' 0s and 1s are 8-9 px of 20 tall: in the widest boxes the gaps beside
-    # them pass PITCH_GAP)
-    (0.9, True, 1.0, 0.7),
+    # whole (the test glyphs' 0s and 1s are 8-9 px of 20 wide: in the widest boxes the gaps
+    # beside two of them pass PITCH_GAP_LONG)
+    (0.9, True, 1.0, 0.95),
     (0.9, False, 1.0, 0.3),   # without join_pitch, most combs split
     (0.2, True, 0.0, 0.0),    # the right boxes under the confidence: none
 ])
@@ -300,5 +300,5 @@ def test_evaluate_combs_without_the_pages_apart() -> None:
     images, labels = digits28()
     replay = ReplayPages(comb_pages(), 0.9)
     r = evaluate_combs(replay, images, labels, pages=5, seed=0, apart=False)
-    assert r["number_accuracy_comb"] == 0.7 and r["numbers_comb"] == 20
+    assert r["number_accuracy_comb"] == 0.95 and r["numbers_comb"] == 20
     assert "numbers_apart" not in r and not replay.pages
