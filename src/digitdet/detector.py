@@ -75,9 +75,9 @@ class DigitDetector:
     ``tile``: ``"auto"`` (default) reads an image at least three times ``imgsz`` again in
     overlapping tiles of four thirds of ``imgsz`` (each read at ``imgsz``) when its whole read
     has digits under 8 px in the model's input, or none in an image over four times ``imgsz``
-    (scans, big photos of small handwriting); pixels:
-    every image bigger than that is also read in tiles of that side; ``None`` or 0 reads every
-    image whole (:mod:`digitdet.tiles`).
+    (scans, big photos of small handwriting); a number of pixels reads every image bigger than
+    that in tiles of that side too; ``None`` or 0 reads every image whole
+    (:mod:`digitdet.tiles`).
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
