@@ -206,13 +206,11 @@ def test_touch_pages_set_the_gap_between_inks(gap: tuple[float, float], lo: floa
     assert lo <= float(np.median(gaps)) <= hi
 
 
-class Truth:
-    """Answers the apart pages (unless ``apart=False``), then the touching ones, with their
-    ground truth at ``score``."""
+class ReplayPages:
+    """Answers ``pages`` in turn with their ground truth at ``score``."""
 
-    def __init__(self, gap: tuple[float, float], score: float, apart: bool = True) -> None:
-        self.pages = (touch_pages(APART) if apart else []) + touch_pages(gap)
-        self.score = score
+    def __init__(self, pages: list[StickPage], score: float) -> None:
+        self.pages, self.score = pages, score
 
     def predict(self, image: np.ndarray) -> Prediction:
         page = self.pages.pop(0)
@@ -227,16 +225,17 @@ class Truth:
 ])
 def test_evaluate_touching(score: float, read: float) -> None:
     images, labels = digits28()
-    r = evaluate_touching(Truth((-0.1, 0.0), score), images, labels, (-0.1, 0.0), pages=5, seed=0)
+    truth = ReplayPages(touch_pages(APART) + touch_pages((-0.1, 0.0)), score)  # apart first
+    r = evaluate_touching(truth, images, labels, (-0.1, 0.0), pages=5, seed=0)
     for kind in ("apart", "touching"):
         assert r[f"number_accuracy_{kind}"] == read and r[f"digits_read_{kind}"] == read
         assert r[f"numbers_{kind}"] == 20 and r[f"digits_{kind}"] > 60
 
 
 def test_evaluate_touching_without_the_pages_apart() -> None:
-    # val's second gap: only its own pages are drawn (Truth fails on a page it was not given)
+    # val's second gap: only its own pages are drawn (the replay fails on a page it was not given)
     images, labels = digits28()
-    truth = Truth((-0.1, 0.0), 0.9, apart=False)
+    truth = ReplayPages(touch_pages((-0.1, 0.0)), 0.9)
     r = evaluate_touching(truth, images, labels, (-0.1, 0.0), pages=5, seed=0, apart=False)
     assert r["number_accuracy_touching"] == 1.0 and r["numbers_touching"] == 20
     assert "numbers_apart" not in r and not truth.pages
@@ -259,19 +258,6 @@ def test_comb_pages_write_the_same_numbers_one_digit_a_box() -> None:
             steps = np.diff((b[:, 0] + b[:, 2]) / 2)
             assert steps.max() / steps.min() <= (1 + 2 * COMB_OFF) / (1 - 2 * COMB_OFF) + 0.02
             k += len(num["text"])
-
-
-class ReplayPages:
-    """Answers ``pages`` in turn with their ground truth at ``score``."""
-
-    def __init__(self, pages: list[StickPage], score: float) -> None:
-        self.pages, self.score = pages, score
-
-    def predict(self, image: np.ndarray) -> Prediction:
-        page = self.pages.pop(0)
-        assert np.array_equal(page.image, image)
-        return Prediction(Detections(page.boxes, np.full(len(page.boxes), self.score, np.float32),
-                                     page.classes))
 
 
 @pytest.mark.parametrize("score, join, apart, comb", [
