@@ -78,6 +78,7 @@ def test_evaluate_scans(detector: Truth, numbers: float, digits: float) -> None:
     assert r["number_accuracy_by_scale"] == {1.0: numbers, 1.5: numbers, 2.0: numbers}
     assert r["digits_read"] == pytest.approx(digits, abs=0.01)
     assert r["seconds_per_page"] >= 0
+    assert r["pages_tiled"] == 0  # the fake reads every page whole
 
 
 @pytest.mark.parametrize("args, message", [
@@ -102,9 +103,10 @@ def test_cli_reports_whole_and_tiled(tmp_path: Path, capsys: pytest.CaptureFixtu
     mnist = write_mnist(tmp_path / "mnist", n_train=10, n_test=5100)
     assert scan_main(["--weights", str(weights), "--mnist-dir", str(mnist), "--pages", "1"]) == 0
     out = capsys.readouterr().out
-    assert "read whole: numbers read 0.0 % of 72" in out
-    assert "auto (default): numbers read 0.0 % of 72" in out
-    assert "tiles of 640 px: numbers read 0.0 % of 72" in out
+    # an A4 page where the model finds nothing whole: the default reads it in tiles too
+    assert "read whole: numbers read 0.0 % of 72, digits read 0.0 % of 291, 0 of 1 pages in tiles" in out
+    assert "auto (default): numbers read 0.0 % of 72, digits read 0.0 % of 291, 1 of 1 pages in tiles" in out
+    assert "tiles of 640 px: numbers read 0.0 % of 72, digits read 0.0 % of 291, 1 of 1 pages in tiles" in out
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
 from digitdet.mnist import MnistError
-from digitdet.stickset import PAGE_SIZE, StickPage, score_page, stick_page
+from digitdet.stickset import PAGE_SIZE, StickPage, score_detections, stick_page
 from digitdet.tiles import AUTO, Tile
 
 A4_300DPI = (2480, 3508)  # (w, h)
@@ -99,20 +99,23 @@ def scene_blocks(root: Path, split: str) -> Iterator[StickPage]:
 def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
                    conf: float = DEFAULT_CONF) -> dict[str, Any]:
     """``detector`` on each ``(scale, page)``: ``pages``, ``numbers``, ``number_accuracy``,
-    ``digits``, ``digits_read``, ``number_accuracy_by_scale`` (``{scale: share}``) and
-    ``seconds_per_page``."""
+    ``digits``, ``digits_read``, ``number_accuracy_by_scale`` (``{scale: share}``),
+    ``pages_tiled`` (read in tiles too: ``Prediction.tiles``) and ``seconds_per_page``."""
     tally: dict[float, np.ndarray] = {}
     seconds = 0.0
+    tiled = 0
     for scale, sp in pages:
         t0 = time.perf_counter()
-        row = score_page(detector, sp, conf, np.ones(len(sp.classes), bool))
+        pred = detector.predict(sp.image)
+        row = score_detections(pred.detections, sp, conf, np.ones(len(sp.classes), bool))
         seconds += time.perf_counter() - t0
+        tiled += pred.tiles > 0
         tally[scale] = tally.get(scale, np.zeros(4, int)) + row
     hits, n_numbers, digits, read = np.sum(list(tally.values()), axis=0).tolist()
     return {"pages": len(pages), "numbers": n_numbers, "number_accuracy": hits / max(n_numbers, 1),
             "digits": digits, "digits_read": read / max(digits, 1),
             "number_accuracy_by_scale": {s: int(t[0]) / max(int(t[1]), 1) for s, t in tally.items()},
-            "seconds_per_page": seconds / max(len(pages), 1)}
+            "pages_tiled": tiled, "seconds_per_page": seconds / max(len(pages), 1)}
 
 
 def scan_pages(images: np.ndarray, labels: np.ndarray, pages: int = SCAN_PAGES,
@@ -189,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                  ", ".join(f"{INK[0] * s:.0f}-{INK[1] * s:.0f} px {a * 100:.1f} %" for s, a in by))
         print(f"{name:>16}: numbers read {r['number_accuracy'] * 100:.1f} % of {r['numbers']}, "
               f"digits read {r['digits_read'] * 100:.1f} % of {r['digits']}, "
+              f"{r['pages_tiled']} of {r['pages']} pages in tiles, "
               f"{r['seconds_per_page']:.1f} s a page; numbers by "
               f"{'page scale' if args.dataset else 'ink height'}: {split}")
     return 0

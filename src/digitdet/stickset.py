@@ -40,6 +40,7 @@ from digitdet import checkargs
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError, error_exit
 from digitdet.mnist import MnistError
+from digitdet.results import Detections
 
 STICK_PAGES = 60  # pages of each kind that val draws
 STICK_SEED = 0
@@ -166,13 +167,18 @@ def stick_page(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
 
 
 def score_page(detector: Any, sp: StickPage, conf: float, which: np.ndarray) -> tuple[int, int, int, int]:
-    """``detector`` on one page: numbers read exactly (text and box, IoU >= 0.5), numbers, the
-    digits picked by the mask ``which (N,) bool``, and how many of those a kept box of their
-    class covers (IoU >= 0.5)."""
+    """``detector`` on one page: :func:`score_detections` of what it finds there."""
+    return score_detections(detector.predict(sp.image).detections, sp, conf, which)
+
+
+def score_detections(det: Detections, sp: StickPage, conf: float, which: np.ndarray,
+                     ) -> tuple[int, int, int, int]:
+    """One page's detections ``det`` scored: numbers read exactly (text and box, IoU >= 0.5),
+    numbers, the digits picked by the mask ``which (N,) bool``, and how many of those a kept box
+    (confidence >= ``conf``) of their class covers (IoU >= 0.5)."""
     from digitdet.numbers import read_numbers
     from digitdet.val import match_numbers
 
-    det = detector.predict(sp.image).detections
     det = det[det.confidence >= conf]
     read = 0
     if len(det) and which.any():
