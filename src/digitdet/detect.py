@@ -268,7 +268,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     info = resolve(args.source)  # bad paths fail before the model loads
     if args.line_thickness is not None and args.line_thickness < 1:
         raise UserError(f"--line-thickness must be >= 1, got {args.line_thickness}")
-    tile = parse_tile(str(args.tile))
+    tile = parse_tile(args.tile)
     if detector_factory is None:
         from digitdet.detector import DigitDetector
 

@@ -200,8 +200,8 @@ class DigitDetector:
                 whole = (whole[0], whole[1], first.timing_ms)  # its time, recognizer and all
         side = int(setting or 0)
         if side and max(h, w) > side:
-            read = self._tiled_pass(backend, img, side, pre, classes, whole)
-            tiles = len(tile_windows(h, w, side))
+            windows = tile_windows(h, w, side)
+            read, tiles = self._tiled_pass(backend, img, windows, pre, classes, whole), len(windows)
         else:
             read, tiles = self._pass(backend, img, self.imgsz, pre, classes), 0
         return self._finish(backend, img, read, thres, pre, classes, tiles)
@@ -254,16 +254,15 @@ class DigitDetector:
         t3 = time.perf_counter()
         return det, info, ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
-    def _tiled_pass(self, backend: Backend, img: np.ndarray, tile: int, thres: float,
+    def _tiled_pass(self, backend: Backend, img: np.ndarray, windows: np.ndarray, thres: float,
                     classes: list[int] | None,
                     whole_read: tuple[Detections, LetterboxInfo, tuple[float, float, float]]
                     | None = None,
                     ) -> tuple[Detections, LetterboxInfo, tuple[float, float, float]]:
         """:meth:`_pass` over the whole image (or ``whole_read``, that pass made already) and
-        over each of its overlapping tiles of side ``tile``, merged
-        (:func:`digitdet.tiles.merge_tiles`); the whole pass's letterbox."""
+        over each of its overlapping tiles ``windows`` (:func:`digitdet.tiles.tile_windows`),
+        merged (:func:`digitdet.tiles.merge_tiles`); the whole pass's letterbox."""
         h, w = img.shape[:2]
-        windows = tile_windows(h, w, tile)
         whole, info, times = whole_read or self._pass(backend, img, self.imgsz, thres, classes)
         total = np.array(times)
         found = []

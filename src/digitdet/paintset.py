@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         from digitdet import mnist
 
         detector = checkargs.build_detector(args, augment=args.augment,
-                                            tile=parse_tile(str(args.tile)))
+                                            tile=parse_tile(args.tile))
         images, labels = mnist.heldout(mnist.load(args.mnist_dir))
     except (UserError, MnistError) as exc:
         return error_exit("digitdet.paintset", exc)

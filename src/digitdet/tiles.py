@@ -58,22 +58,24 @@ def check_tile(tile: Tile) -> None:
     if tile == AUTO or tile is None:
         return
     if isinstance(tile, (str, bool)) or tile < 0 or 0 < tile < MIN_TILE:
-        raise UserError(f"tile must be auto, 0 (read whole) or at least {MIN_TILE} pixels, "
-                        f"got {tile}")
+        raise _tile_error(str(tile))
 
 
 def parse_tile(text: str) -> Tile:
     """``--tile``'s value: ``auto`` or a whole number of pixels (checked by
     :func:`check_tile`); :class:`UserError` for anything else."""
-    value: Tile = AUTO if text.strip().lower() == AUTO else None
-    if value is None:
-        try:
-            value = int(text)
-        except ValueError:
-            raise UserError(f"tile must be auto, 0 (read whole) or at least {MIN_TILE} pixels, "
-                            f"got {text!r}") from None
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        value = int(text)
+    except ValueError:
+        raise _tile_error(repr(text)) from None
     check_tile(value)
     return value
+
+
+def _tile_error(got: str) -> UserError:
+    return UserError(f"tile must be auto, 0 (read whole) or at least {MIN_TILE} pixels, got {got}")
 
 
 def auto_tile(imgsz: int) -> int:
