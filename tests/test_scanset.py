@@ -57,7 +57,7 @@ class Truth:
         self.pages = [scan_page(rng, images, labels, SCALES[k % 3]) for k in range(pages)]
         self.score, self.keep = score, keep
 
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: np.ndarray, tile: object = None) -> Prediction:
         sp = self.pages.pop(0)
         assert np.array_equal(sp.image, image)
         k = np.arange(len(sp.classes)) % self.keep == 0
@@ -167,7 +167,7 @@ class PageTruth:
     def __init__(self, pages: list) -> None:
         self.by_id = {id(p.image): p for _, p in pages}
 
-    def predict(self, image: np.ndarray) -> Prediction:
+    def predict(self, image: np.ndarray, tile: object = None) -> Prediction:
         p = self.by_id[id(image)]
         return Prediction(Detections(p.boxes, np.full(len(p.classes), 0.9, np.float32), p.classes))
 

@@ -40,7 +40,7 @@ from digitdet.errors import UserError, error_exit
 from digitdet.labels import read_scenes, split_records
 from digitdet.mnist import MnistError
 from digitdet.stickset import PAGE_SIZE, StickPage, score_detections, stick_page
-from digitdet.tiles import AUTO, Tile
+from digitdet.tiles import AUTO, Tile, check_tile
 
 A4_300DPI = (2480, 3508)  # (w, h)
 SCALES = (1.0, 1.5, 2.0)  # page k enlarges its blocks by SCALES[k % 3]
@@ -97,8 +97,9 @@ def scene_blocks(root: Path, split: str) -> Iterator[StickPage]:
 
 
 def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
-                   conf: float = DEFAULT_CONF) -> dict[str, Any]:
-    """``detector`` on each ``(scale, page)``: ``pages``, ``numbers``, ``number_accuracy``,
+                   conf: float = DEFAULT_CONF, tile: Tile = None) -> dict[str, Any]:
+    """``detector`` on each ``(scale, page)``, read with ``tile`` (None: the detector's own
+    setting): ``pages``, ``numbers``, ``number_accuracy``,
     ``digits``, ``digits_read``, ``number_accuracy_by_scale`` (``{scale: share}``),
     ``pages_tiled`` (read in tiles too: ``Prediction.tiles``) and ``seconds_per_page``."""
     tally: dict[float, np.ndarray] = {}
@@ -106,7 +107,7 @@ def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
     tiled = 0
     for scale, sp in pages:
         t0 = time.perf_counter()
-        pred = detector.predict(sp.image)
+        pred = detector.predict(sp.image, tile=tile)
         row = score_detections(pred.detections, sp, conf, np.ones(len(sp.classes), bool))
         seconds += time.perf_counter() - t0
         tiled += pred.tiles > 0
@@ -170,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--tile 0 reads whole, as the first line does: give a tile side")
         from digitdet import mnist
 
-        names: dict[Tile, str] = {0: "read whole", AUTO: "auto (default)",
-                                  args.tile: f"tiles of {args.tile} px"}
-        detectors = {tile: checkargs.build_detector(args, tile=tile) for tile in names}
+        check_tile(args.tile)
+        detector = checkargs.build_detector(args)  # each reading sets its tile per call
         if args.dataset:
             pages, alone = scene_pages(Path(args.dataset), args.split, args.pages)
         else:
@@ -182,11 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         return error_exit("digitdet.scanset", exc)
     w, h = A4_300DPI
     kind = f"the {args.split} scenes of {args.dataset}" if args.dataset else "held-out MNIST digits"
-    print(f"{args.pages} pages of {w}x{h} (A4, 300 dpi), {kind}, {detectors[0].weights}")
-    runs = [("scenes alone", detectors[0], alone)] if alone else []
-    runs += [(names[t], d, pages) for t, d in detectors.items()]
-    for name, detector, todo in runs:
-        r = evaluate_pages(detector, todo, args.conf_thres)
+    print(f"{args.pages} pages of {w}x{h} (A4, 300 dpi), {kind}, {detector.weights}")
+    runs: list[tuple[str, Tile, list[tuple[float, StickPage]]]] = [
+        ("scenes alone", 0, alone)] if alone else []
+    runs += [("read whole", 0, pages), ("auto (default)", AUTO, pages),
+             (f"tiles of {args.tile} px", args.tile, pages)]
+    for name, tile, todo in runs:
+        r = evaluate_pages(detector, todo, args.conf_thres, tile)
         by = r["number_accuracy_by_scale"].items()
         split = (", ".join(f"x{s:g} {a * 100:.1f} %" for s, a in by) if args.dataset else
                  ", ".join(f"{INK[0] * s:.0f}-{INK[1] * s:.0f} px {a * 100:.1f} %" for s, a in by))
