@@ -523,7 +523,10 @@ def test_big_images_with_small_digits_are_tiled(tmp_path: Path, weights: Path,
                                                 extra: tuple[str, ...], tiled: bool) -> None:
     model = make_onnx(tmp_path / "small.onnx", yolo_output([(100, 100, 4, 6, 3, 0.9)])) \
         if small else weights
-    img = write_image(tmp_path / "scan.png", *size)
+    img = tmp_path / "scan.png"
+    page = np.full((size[1], size[0], 3), 200, np.uint8)
+    page[100:130, 100:110] = 0  # a mark: a blank tile is not read (tiles.inked)
+    cv2.imwrite(str(img), page)
     assert detect.main(cli(tmp_path, model, "--source", str(img), "--save-json", *extra)) == 0
     assert ("frame(s), 1 read in tiles too;" in capsys.readouterr().err) is tiled
     record = json.loads((tmp_path / "runs" / "exp" / "predictions.jsonl").read_text())

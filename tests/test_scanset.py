@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_evaluate_scans(detector: Truth, numbers: float, digits: float) -> None:
     assert r["number_accuracy_by_scale"] == {1.0: numbers, 1.5: numbers, 2.0: numbers}
     assert r["digits_read"] == pytest.approx(digits, abs=0.01)
     assert r["seconds_per_page"] >= 0
-    assert r["pages_tiled"] == 0  # the fake reads every page whole
+    assert r["pages_tiled"] == 0 and r["tiles_per_page"] == 0  # the fake reads every page whole
 
 
 @pytest.mark.parametrize("args, message", [
@@ -104,9 +105,13 @@ def test_cli_reports_whole_and_tiled(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert scan_main(["--weights", str(weights), "--mnist-dir", str(mnist), "--pages", "1"]) == 0
     out = capsys.readouterr().out
     # an A4 page where the model finds nothing whole: the default reads it in tiles too
-    assert "read whole: numbers read 0.0 % of 72, digits read 0.0 % of 291, 0 of 1 pages in tiles" in out
+    assert "read whole: numbers read 0.0 % of 72, digits read 0.0 % of 291, 0 of 1 pages in tiles " \
+        "(0.0 tiles read a page)" in out
     assert "auto (default): numbers read 0.0 % of 72, digits read 0.0 % of 291, 1 of 1 pages in tiles" in out
     assert "tiles of 640 px: numbers read 0.0 % of 72, digits read 0.0 % of 291, 1 of 1 pages in tiles" in out
+    # the page is cut into 5 x 7 tiles of 640 px; its blank margins are not read
+    read = re.search(r"tiles of 640 px: .* in tiles \(([0-9.]+) tiles read a page\)", out)
+    assert read and 0 < float(read[1]) < 35
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,15 @@ def client(detector: DigitDetector) -> TestClient:
     return TestClient(create_app(detector, max_bytes=200_000))
 
 
-def png(w: int = 640, h: int = 480) -> bytes:
-    return cv2.imencode(".png", np.full((h, w, 3), 255, np.uint8))[1].tobytes()
+def png(w: int = 640, h: int = 480, specked: bool = False) -> bytes:
+    """A white ``w x h`` PNG; ``specked``: with a dark 6x6 speck every 100 px, so that no tile
+    of it is blank (a blank tile is not read, digitdet.tiles.inked)."""
+    img = np.full((h, w, 3), 255, np.uint8)
+    if specked:
+        for dy in range(6):
+            for dx in range(6):
+                img[50 + dy::100, 50 + dx::100] = 0
+    return cv2.imencode(".png", img)[1].tobytes()
 
 
 def test_page_slider_starts_at_the_default_confidence(client: TestClient) -> None:
@@ -107,7 +114,7 @@ def test_bad_query_is_422(client: TestClient, query: str) -> None:
                        # whole pass's boxes, 250 px tall, are over the overlap (246 px): kept too
 ])
 def test_tile_query_is_per_request(client: TestClient, query: str, numbers: int) -> None:
-    r = client.post(f"/detect?{query}", content=png(2000, 1500))
+    r = client.post(f"/detect?{query}", content=png(2000, 1500, specked=True))
     assert r.status_code == 200
     assert [n["text"] for n in r.json()["numbers"]] == ["42"] * numbers
 

@@ -17,6 +17,7 @@ from digitdet.tiles import (
     Tile,
     auto_tile,
     crowd,
+    inked,
     merge_tiles,
     parse_tile,
     small_in_big,
@@ -214,9 +215,19 @@ INK = [(100, 100, 24, 36),   # in the first tile only
        (700, 400, 400, 500)]  # bigger than the overlap: cut in every tile
 
 
+def specked(h: int, w: int) -> np.ndarray:
+    """A white page with light gray 6x6 specks every 100 px: something in every tile for
+    :func:`inked`, nothing for :class:`InkFinder` (too light), so every tile is read."""
+    img = np.full((h, w, 3), 255, np.uint8)
+    for y in range(50, h, 100):
+        for x in range(50, w, 100):
+            img[y:y + 6, x:x + 6] = 200
+    return img
+
+
 @pytest.fixture
 def page() -> np.ndarray:
-    img = np.full((1200, 1600, 3), 255, np.uint8)
+    img = specked(1200, 1600)
     for x, y, w, h in INK:
         img[y:y + h, x:x + w] = 0
     return img
@@ -298,13 +309,13 @@ AUTO_PASSES = 1 + 5 * 4
 @pytest.mark.parametrize("ink, size, passes", [
     (INK, (1200, 1600), AUTO_PASSES),         # 36-px digits are 7 model px: read in tiles too
     (INK[-1:], (1200, 1600), 1),              # only a digit 100 model px tall: whole is enough
-    ([], (1200, 1600), AUTO_PASSES),          # nothing found in an image over 4x 320 px: tiles
+    ([], (1200, 1600), AUTO_PASSES),          # nothing boxed in an image over 4x 320 px: tiles
     ([], (1000, 1280), 1),                    # ... in one of 3-4x (a 1080p frame at 480): whole
     ([(100, 100, 24, 36)], (900, 900), 1),    # under 3 times 320: never tiled
 ])
 def test_auto_tiles_only_big_images_with_small_digits(tmp_path: Path, ink: list, size: tuple,
                                                       passes: int) -> None:
-    img = np.full((*size, 3), 255, np.uint8)
+    img = specked(*size)
     for x, y, w, h in ink:
         img[y:y + h, x:x + w] = 0
     det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320)
@@ -361,3 +372,63 @@ def test_tiles_with_augment_add_the_zoomed_pass(tmp_path: Path, page: np.ndarray
 def test_small_in_big(h: int, w: int, heights: list[float], expected: bool) -> None:
     xyxy = np.array([[0, 0, 20, v] for v in heights], np.float32).reshape(-1, 4)
     assert small_in_big(xyxy, h, w, 480) is expected
+
+
+def marked(h: int, w: int, marks: list[tuple[int, int, int, int, int]], paper: int = 255,
+           ) -> np.ndarray:
+    """An ``h x w`` page of gray ``paper`` with rectangles (x, y, w, h, gray) on it."""
+    img = np.full((h, w, 3), paper, np.uint8)
+    for x, y, mw, mh, gray in marks:
+        img[y:y + mh, x:x + mw] = gray
+    return img
+
+
+# a 1280x1280 page in four 640-px tiles (no overlap asked), seen at half scale
+QUARTERS = np.array([[0, 0, 640, 640], [640, 0, 1280, 640], [0, 640, 640, 1280],
+                     [640, 640, 1280, 1280]])
+
+
+@pytest.mark.parametrize("img, expected", [
+    # blank white paper: nothing anywhere
+    (marked(1280, 1280, []), [False] * 4),
+    # a small dark digit-like mark in the first tile
+    (marked(1280, 1280, [(100, 100, 8, 30, 0)]), [True, False, False, False]),
+    # ... across the middle: every tile that holds a part of it
+    (marked(1280, 1280, [(630, 630, 20, 20, 0)]), [True] * 4),
+    # chalk on a blackboard: a light mark on dark paper
+    (marked(1280, 1280, [(900, 900, 8, 30, 220)], paper=40), [False, False, False, True]),
+    # a faint mark, 20 gray levels under the paper: still something
+    (marked(1280, 1280, [(900, 100, 8, 30, 235)]), [False, True, False, False]),
+    # ... 10 levels: paper grain, not ink
+    (marked(1280, 1280, [(900, 100, 8, 30, 245)]), [False] * 4),
+    # a smooth light gradient across the page (a shadow): no ink
+    (np.repeat(np.linspace(120, 250, 1280).astype(np.uint8)[None, :, None], 1280, 0).repeat(3, 2),
+     [False] * 4),
+    # a dark block far wider than a stroke: its inside and its straight sides are not ink
+    # (a big shape is the whole pass's to read)
+    (marked(1280, 1280, [(200, 200, 1000, 1000, 0)]), [False] * 4),
+    # ... but a stroke's width of paper left between two blocks stands out (left tiles)
+    (marked(1280, 1280, [(0, 0, 600, 1280, 0), (610, 0, 670, 1280, 0)]), [True, False, True, False]),
+])
+def test_inked(img: np.ndarray, expected: list[bool]) -> None:
+    assert inked(img, QUARTERS, 0.5).tolist() == expected
+
+
+def test_inked_at_full_scale() -> None:  # a scale over 1 (a tile smaller than the model) is 1
+    img = marked(1280, 1280, [(1000, 1000, 3, 10, 0)])  # a 3-px stroke, 1.5 px at half scale
+    assert inked(img, QUARTERS, 2.0).tolist() == [False, False, False, True]
+
+
+@pytest.mark.parametrize("marks, passes", [
+    ([], 1),                             # a blank page: the whole pass only, no tile
+    ([(100, 100, 24, 36, 0)], 1 + 1),    # one digit in one tile's corner: that tile
+    ([(500, 560, 24, 36, 0)], 1 + 6),    # one where six tiles overlap (2 across, 3 down)
+    ([(100, 100, 24, 36, 0), (1500, 1100, 24, 36, 0)], 1 + 2),  # two far apart
+])
+def test_blank_tiles_are_not_read(tmp_path: Path, marks: list, passes: int) -> None:
+    det = DigitDetector(make_onnx(tmp_path / "m.onnx", yolo_output([])), imgsz=320, tile=640)
+    det.backend = spy = InkFinder(det.backend.info)
+    pred = det.predict(marked(1200, 1600, marks))
+    assert spy.calls == passes
+    assert pred.tiles == passes - 1  # the tiles read, not the tiles the page was cut into
+    assert len(pred.detections) == len(marks)

@@ -33,6 +33,7 @@ from digitdet.tiles import (
     Tile,
     auto_tile,
     check_tile,
+    inked,
     merge_tiles,
     small_in_big,
     tile_windows,
@@ -201,7 +202,7 @@ class DigitDetector:
         side = int(setting or 0)
         if side and max(h, w) > side:
             windows = tile_windows(h, w, side)
-            read, tiles = self._tiled_pass(backend, img, windows, pre, classes, whole), len(windows)
+            read, tiles = self._tiled_pass(backend, img, windows, pre, classes, whole)
         else:
             read, tiles = self._pass(backend, img, self.imgsz, pre, classes), 0
         return self._finish(backend, img, read, thres, pre, classes, tiles)
@@ -258,15 +259,24 @@ class DigitDetector:
                     classes: list[int] | None,
                     whole_read: tuple[Detections, LetterboxInfo, tuple[float, float, float]]
                     | None = None,
-                    ) -> tuple[Detections, LetterboxInfo, tuple[float, float, float]]:
+                    ) -> tuple[tuple[Detections, LetterboxInfo, tuple[float, float, float]], int]:
         """:meth:`_pass` over the whole image (or ``whole_read``, that pass made already) and
-        over each of its overlapping tiles ``windows`` (:func:`digitdet.tiles.tile_windows`),
-        merged (:func:`digitdet.tiles.merge_tiles`); the whole pass's letterbox."""
+        over each of its overlapping tiles ``windows`` (:func:`digitdet.tiles.tile_windows`)
+        with something in it (:func:`digitdet.tiles.inked`), merged
+        (:func:`digitdet.tiles.merge_tiles`), with the whole pass's letterbox; and how many
+        tiles were read."""
         h, w = img.shape[:2]
         whole, info, times = whole_read or self._pass(backend, img, self.imgsz, thres, classes)
         total = np.array(times)
+        t0 = time.perf_counter()
+        side = int((windows[:, 2:] - windows[:, :2]).max())
+        ink = inked(img, windows, self.imgsz / side)
+        total[0] += (time.perf_counter() - t0) * 1e3
         found = []
-        for x0, y0, x1, y1 in windows.tolist():
+        for (x0, y0, x1, y1), has_ink in zip(windows.tolist(), ink.tolist(), strict=True):
+            if not has_ink:  # blank paper: nothing a tile could find
+                found.append(Detections.empty())
+                continue
             part, _, t = self._pass(backend, np.ascontiguousarray(img[y0:y1, x0:x1]), self.imgsz,
                                     thres, classes)
             found.append(Detections(part.xyxy + np.array([x0, y0, x0, y0], np.float32), part.confidence,
@@ -276,7 +286,7 @@ class DigitDetector:
         det = merge_tiles(whole, found, windows, h, w, self.iou, self.agnostic_nms,
                          WHOLE_PX / info.scale_y)
         total[2] += (time.perf_counter() - t0) * 1e3
-        return det, info, (float(total[0]), float(total[1]), float(total[2]))
+        return (det, info, (float(total[0]), float(total[1]), float(total[2]))), int(ink.sum())
 
     def __call__(self, image: ImageLike, rgb: bool = False) -> Prediction:
         return self.predict(image, rgb)

@@ -101,22 +101,25 @@ def evaluate_pages(detector: Any, pages: list[tuple[float, StickPage]],
     """``detector`` on each ``(scale, page)``, read with ``tile`` (None: the detector's own
     setting): ``pages``, ``numbers``, ``number_accuracy``,
     ``digits``, ``digits_read``, ``number_accuracy_by_scale`` (``{scale: share}``),
-    ``pages_tiled`` (read in tiles too: ``Prediction.tiles``) and ``seconds_per_page``."""
+    ``pages_tiled`` (read in tiles too: ``Prediction.tiles``), ``tiles_per_page`` (tiles read,
+    blank ones skipped) and ``seconds_per_page``."""
     tally: dict[float, np.ndarray] = {}
     seconds = 0.0
-    tiled = 0
+    tiled = tiles = 0
     for scale, sp in pages:
         t0 = time.perf_counter()
         pred = detector.predict(sp.image, tile=tile)
         row = score_detections(pred.detections, sp, conf, np.ones(len(sp.classes), bool))
         seconds += time.perf_counter() - t0
         tiled += pred.tiles > 0
+        tiles += pred.tiles
         tally[scale] = tally.get(scale, np.zeros(4, int)) + row
     hits, n_numbers, digits, read = np.sum(list(tally.values()), axis=0).tolist()
     return {"pages": len(pages), "numbers": n_numbers, "number_accuracy": hits / max(n_numbers, 1),
             "digits": digits, "digits_read": read / max(digits, 1),
             "number_accuracy_by_scale": {s: int(t[0]) / max(int(t[1]), 1) for s, t in tally.items()},
-            "pages_tiled": tiled, "seconds_per_page": seconds / max(len(pages), 1)}
+            "pages_tiled": tiled, "tiles_per_page": tiles / max(len(pages), 1),
+            "seconds_per_page": seconds / max(len(pages), 1)}
 
 
 def scan_pages(images: np.ndarray, labels: np.ndarray, pages: int = SCAN_PAGES,
@@ -194,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                  ", ".join(f"{INK[0] * s:.0f}-{INK[1] * s:.0f} px {a * 100:.1f} %" for s, a in by))
         print(f"{name:>16}: numbers read {r['number_accuracy'] * 100:.1f} % of {r['numbers']}, "
               f"digits read {r['digits_read'] * 100:.1f} % of {r['digits']}, "
-              f"{r['pages_tiled']} of {r['pages']} pages in tiles, "
+              f"{r['pages_tiled']} of {r['pages']} pages in tiles "
+              f"({r['tiles_per_page']:.1f} tiles read a page), "
               f"{r['seconds_per_page']:.1f} s a page; numbers by "
               f"{'page scale' if args.dataset else 'ink height'}: {split}")
     return 0

@@ -17,12 +17,16 @@ size is read whole first, and read again in tiles of :func:`auto_tile` pixels on
 read has boxes under :data:`SMALL_PX` model px (:func:`small_in_big`), the sign of small
 handwriting seen from too far, or no box at all in an image over :data:`EMPTY_IMAGE` times the
 model's size (a page with a few small numbers shows nothing whole); big photos of big digits,
-and frames up to 1080p, cost one pass as before."""
+and frames up to 1080p, cost one pass as before.
+
+A tile with nothing in it is not read: :func:`inked` finds the tiles where something stands out
+from the paper around it (a page's margins, a blank wall in a 12-megapixel photo are skipped)."""
 
 from __future__ import annotations
 
 from typing import Final, Literal, TypeAlias
 
+import cv2
 import numpy as np
 
 from digitdet.decode import box_iou, nms_by_class
@@ -46,6 +50,12 @@ SMALL_PX = 8.0
 # ... and one over EMPTY_IMAGE times it with no box at all (a page with a few small numbers; over
 # 1920 px at 480, so a 1080p video frame with nothing in it is still read in one pass)
 EMPTY_IMAGE = 4
+# a tile is read only where something stands out from the paper around it (a top-hat and a
+# black-hat INK_PX model px wide) by INK_CONTRAST gray levels or more: one in a thousand of the
+# test split's digits stands out less, blank paper 6, sticky notes and whiteboards up to 16
+# (docs/training-log.md, "Blank tiles skipped")
+INK_CONTRAST = 16
+INK_PX = 15
 MIN_TILE = 64  # smallest tile side users may ask for: its overlap (16 px) still holds a small digit
 AUTO: Final = "auto"
 # the tile setting: AUTO, a side in pixels, or 0 / None to read whole
@@ -96,6 +106,26 @@ def small_in_big(xyxy: np.ndarray, h: int, w: int, imgsz: int) -> bool:
     if not len(xyxy):
         return long > EMPTY_IMAGE * imgsz
     return bool(((xyxy[:, 3] - xyxy[:, 1]) * imgsz / long < SMALL_PX).any())
+
+
+def inked(img: np.ndarray, windows: np.ndarray, scale: float) -> np.ndarray:
+    """Mask ``(K,) bool`` of the ``windows (K, 4)`` (xyxy, image px) of ``img (H, W, 3) uint8``
+    BGR that hold something a digit could be made of: a pixel at least :data:`INK_CONTRAST` gray
+    levels darker or brighter than the paper around it (:data:`INK_PX` px), with the image
+    seen at ``scale`` (a tile's scale in the model's input, at most 1) and blurred 3x3."""
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    scale = min(scale, 1.0)
+    if scale < 1.0:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    gray = cv2.GaussianBlur(gray, (3, 3), 0)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (INK_PX, INK_PX))
+    contrast = np.maximum(cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, kernel),
+                          cv2.morphologyEx(gray, cv2.MORPH_BLACKHAT, kernel))
+    table = cv2.integral((contrast >= INK_CONTRAST).astype(np.uint8))  # (h + 1, w + 1) sums
+    h, w = gray.shape
+    (x0, y0), (x1, y1) = (np.clip(np.floor(windows[:, :2] * scale), 0, (w, h)).astype(np.int64).T,
+                          np.clip(np.ceil(windows[:, 2:] * scale), 0, (w, h)).astype(np.int64).T)
+    return (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) > 0
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
