@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from digitdet.decode import decode, nms, xywh2xyxy
-from digitdet.image import to_bgr8
+from digitdet.image import flatten_alpha, read_image_file, to_bgr8
 from digitdet.letterbox import block_average, letterbox, unletterbox_boxes
 from digitdet.results import Detections
 
@@ -225,6 +225,70 @@ def test_to_bgr8_values() -> None:
     assert to_bgr8(rgb, rgb=True)[0, 0].tolist() == [0, 0, 200]
     with pytest.raises(ValueError, match=r"\(5, 5, 2\)"):
         to_bgr8(np.zeros((5, 5, 2), np.uint8))
+
+
+def stroke_on_clear(ink: int) -> np.ndarray:
+    """A 20x30 BGRA canvas, transparent (colour 0) but for an opaque stroke of gray ``ink`` in
+    columns 10-12, half transparent in column 13."""
+    img = np.zeros((20, 30, 4), np.uint8)
+    img[:, 10:14, :3] = ink
+    img[:, 10:13, 3] = 255
+    img[:, 13, 3] = 128
+    return img
+
+
+@pytest.mark.parametrize("img, stroke, paper, edge", [
+    # black ink drawn on a transparent canvas (a paint program's or a browser's export):
+    # over white, as a viewer shows it, not black on black
+    (stroke_on_clear(0), 0, 255, 127),
+    # white chalk on a transparent canvas: over black, or it would vanish on white
+    (stroke_on_clear(255), 255, 0, 128),
+    # a fully opaque image: the colours as they are
+    (np.dstack([np.full((20, 30, 3), 77, np.uint8), np.full((20, 30), 255, np.uint8)]), 77, 77, 77),
+])
+def test_flatten_alpha(img: np.ndarray, stroke: int, paper: int, edge: int) -> None:
+    out = flatten_alpha(img)
+    assert out.shape == (20, 30, 3) and out.dtype == np.uint8
+    assert (out[:, 10:13] == stroke).all() and (out[:, :10] == paper).all()
+    assert (out[:, 13] == edge).all()  # half transparent: half way between ink and paper
+
+
+def exif_jpeg(img: np.ndarray, orientation: int) -> bytes:
+    """``img`` as a JPEG carrying an EXIF orientation tag, as a phone writes a photo it took
+    held sideways: an APP1 segment (big-endian TIFF, one IFD entry 0x0112) after the SOI."""
+    jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 100])[1].tobytes()
+    tiff = (b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01"  # header, IFD0 at 8: one entry
+            + b"\x01\x12\x00\x03\x00\x00\x00\x01" + orientation.to_bytes(2, "big") + b"\x00\x00"
+            + b"\x00\x00\x00\x00")  # no next IFD
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + jpeg[2:]
+
+
+@pytest.mark.parametrize("orientation, shape, white", [
+    (1, (60, 100), (slice(None), slice(0, 20))),   # stored upright: as stored
+    (6, (100, 60), (slice(0, 20), slice(None))),   # turn 90 degrees clockwise: the left band on top
+    (8, (100, 60), (slice(80, 100), slice(None))),  # anticlockwise: at the bottom
+    (3, (60, 100), (slice(None), slice(80, 100))),  # upside down: on the right
+])
+def test_read_image_file_turns_photos_upright(tmp_path: Path, orientation: int,
+                                              shape: tuple[int, int], white: tuple) -> None:
+    stored = np.zeros((60, 100, 3), np.uint8)
+    stored[:, :20] = 255  # a white band on the stored image's left
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(exif_jpeg(stored, orientation))
+    img = read_image_file(path)
+    assert img is not None and img.shape == (*shape, 3)
+    band = np.zeros(shape, bool)
+    band[white] = True
+    assert (img[band] > 200).all() and (img[~band] < 50).all()
+
+
+def test_read_image_file_flattens_transparency(tmp_path: Path) -> None:
+    path = tmp_path / "drawn.png"
+    cv2.imwrite(str(path), stroke_on_clear(0))  # black strokes on a transparent canvas
+    img = read_image_file(path)
+    assert img is not None and img.shape == (20, 30, 3)
+    assert (img[:, :10] == 255).all() and (img[:, 10:13] == 0).all()
 
 
 @pytest.mark.parametrize("w, h", [(640, 480), (101, 99)])  # label format round trip

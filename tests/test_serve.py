@@ -76,6 +76,16 @@ def test_detect_good_image(client: TestClient, kind: str) -> None:
     assert [n["text"] for n in body["numbers"]] == ["42"]
 
 
+def test_phone_photo_is_read_upright(client: TestClient) -> None:
+    from test_core import exif_jpeg
+
+    # stored 640x480 with the EXIF tag a phone held upright writes: read (and boxed) as 480x640,
+    # as the browser shows it
+    r = client.post("/detect", content=exif_jpeg(np.full((480, 640, 3), 255, np.uint8), 6))
+    assert r.status_code == 200
+    assert (r.json()["width"], r.json()["height"]) == (480, 640)
+
+
 def test_conf_query_is_per_request(client: TestClient) -> None:
     hi = client.post("/detect?conf=0.85", content=png()).json()
     lo = client.post("/detect", content=png()).json()

@@ -32,21 +32,53 @@ def to_bgr8(img: np.ndarray, rgb: bool = False) -> np.ndarray:
     if img.ndim == 2 or img.shape[2] == 1:
         return cv2.cvtColor(img.reshape(img.shape[:2]), cv2.COLOR_GRAY2BGR)
     if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_RGBA2BGR if rgb else cv2.COLOR_BGRA2BGR)
+        img = flatten_alpha(img)
     return cv2.cvtColor(img, cv2.COLOR_RGB2BGR) if rgb else img
 
 
+def flatten_alpha(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 4) uint8`` colour and alpha -> ``(H, W, 3) uint8`` colour over a plain
+    background, as a viewer shows it: white, or black when what is opaque is light on average
+    (white chalk or ink drawn on a transparent canvas), so the ink stays visible. The channel
+    order is kept."""
+    alpha = img[..., 3:].astype(np.float32) / 255
+    color = img[..., :3]
+    if alpha.min() == 1.0:  # fully opaque
+        return np.ascontiguousarray(color)
+    opaque = alpha[..., 0] > 0.5
+    light = bool(opaque.any()) and float(color[opaque].mean()) > 127.5
+    back = 0.0 if light else 255.0
+    return (color * alpha + back * (1 - alpha) + 0.5).astype(np.uint8)
+
+
+def decode_image(data: np.ndarray) -> np.ndarray | None:
+    """Encoded image bytes ``(N,) uint8`` -> ``(H, W, 3) uint8`` BGR as a viewer shows it, or
+    None when they are not an image: a JPEG turned upright by its EXIF orientation (a phone
+    photo taken in portrait is stored on its side; OpenCV applies the tag in its colour mode
+    only, which a JPEG, 8-bit and with no alpha, loses nothing to); other formats as stored,
+    transparency flattened (:func:`flatten_alpha`), gray and 16-bit converted (:func:`to_bgr8`)."""
+    if not data.size:
+        return None
+    if data[:3].tobytes() == JPEG_MAGIC:
+        return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        return None
+    return img if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 else to_bgr8(img)
+
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
 def read_image_file(path: str | os.PathLike[str]) -> np.ndarray | None:
-    """The image at ``path`` as ``(H, W, 3) uint8`` BGR (gray, alpha and 16-bit files converted
-    by :func:`to_bgr8`; any path, non-ASCII too), or None when it is missing or not an image."""
+    """The image at ``path`` as ``(H, W, 3) uint8`` BGR, upright and flattened as
+    :func:`decode_image` makes it (any path, non-ASCII too), or None when it is missing or not an
+    image."""
     try:
         data = np.fromfile(os.fspath(path), np.uint8)
     except OSError:
         return None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        return None
-    return img if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 else to_bgr8(img)
+    return decode_image(data)
 
 
 def as_bgr8(image: ImageLike, rgb: bool = False) -> np.ndarray:

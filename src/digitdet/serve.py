@@ -24,12 +24,12 @@ import sys
 from importlib import resources
 from typing import Any
 
-import cv2
 import numpy as np
 
 from digitdet import recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit, os_error_line
+from digitdet.image import decode_image
 from digitdet.tiles import Tile, parse_tile
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -57,12 +57,13 @@ def extract_upload(body: bytes, content_type: str) -> bytes:
     raise BadUpload("multipart body has no 'file' part")
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """Decode uploaded bytes into an image array; :class:`BadUpload` when impossible."""
+def decode_upload(data: bytes) -> np.ndarray:
+    """Uploaded bytes as an upright ``(H, W, 3) uint8`` BGR image
+    (:func:`digitdet.image.decode_image`); :class:`BadUpload` when they are not one."""
     if not data:
         raise BadUpload("empty upload: send an image (PNG, JPEG, ...)")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None or img.size == 0:
+    img = decode_image(np.frombuffer(data, np.uint8))
+    if img is None:
         raise BadUpload("not an image, or a corrupt one: send PNG, JPEG, BMP, WebP or TIFF bytes")
     return img
 
@@ -112,7 +113,7 @@ def create_app(detector: Any, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
                 return too_big
         try:
             data = extract_upload(bytes(body), request.headers.get("content-type", ""))
-            img = decode_image(data)
+            img = decode_upload(data)
         except BadUpload as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
         record = await run_in_threadpool(run_detect, img, conf, setting)
