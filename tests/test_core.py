@@ -23,6 +23,8 @@ from digitdet.results import Detections
     (99, 101, 320, False, (128, 128)),  # no scale-up: kept at 99x101, padded to the stride
     (160, 160, 320, False, (160, 160)),  # a small drawing canvas stays as drawn
     (480, 640, 320, False, (256, 320)),  # larger than size: shrunk either way
+    (5000, 3, 480, True, (480, 32)),    # a strip 3 px wide: 1 px once shrunk, not 0
+    (3, 5000, 480, True, (32, 480)),    # ... lying down
 ])
 def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, scaleup: bool,
                                          shape: tuple[int, int]) -> None:
@@ -44,6 +46,9 @@ def test_letterbox_shapes_and_round_trip(h: int, w: int, size: int, scaleup: boo
     (960, 1280, 480, 2),      # 0.375x, a paint program's canvas: the same
     (3024, 4032, 480, 8),     # 0.12x, a phone photo: 8x8 blocks, then bilinear
     (3023, 4031, 480, 8),     # odd sizes: the blocks at the edges are partial
+    (5000, 7, 480, 7),        # a strip shrunk to 1 px wide: 7x7 blocks (10x would leave none)
+    (5000, 3, 480, 3),        # ... 3 px wide: 3x3
+    (2000, 1, 480, 0),        # ... 1 px wide already: bilinear
 ])
 def test_letterbox_interpolation(h: int, w: int, size: int, block: int) -> None:
     rng = np.random.default_rng(0)

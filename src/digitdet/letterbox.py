@@ -68,9 +68,9 @@ def resize(img: np.ndarray, nw: int, nh: int) -> np.ndarray:
     ``k`` that keeps the image at least ``nw x nh``, see :func:`block_average`), and the rest,
     less than 2x, is bilinear."""
     h, w = img.shape[:2]
-    scale = min(nw / w, nh / h)
-    if scale < AREA_BELOW:
-        img = block_average(img, int(1 / scale))
+    k = min(w // nw, h // nh)  # a side rounded up to 1 px (a 5000x3 strip) caps it
+    if min(nw / w, nh / h) < AREA_BELOW and k >= 2:
+        img = block_average(img, k)
         if img.shape[:2] == (nh, nw):
             return img
     return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
