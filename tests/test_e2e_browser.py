@@ -110,3 +110,17 @@ def test_uploaded_scan_is_read_at_full_size(tmp_path: Path) -> None:
         page.set_input_files("#upload", str(path))
         wait_for_numbers(page, "407  170")
         assert "read in" in (page.locator("#status").text_content() or "")  # in tiles too
+
+
+def test_uploaded_portrait_photo_is_read_upright(tmp_path: Path) -> None:
+    from test_core import exif_jpeg
+
+    # a phone photo taken held upright: stored on its side with EXIF orientation 6. The browser
+    # shows it upright, and the server must read it so (on its side it read nothing like 407)
+    photo = np.full((640, 480, 3), 235, np.uint8)
+    write_number(photo, "407", 60, 250, 140, 10)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(exif_jpeg(cv2.rotate(photo, cv2.ROTATE_90_COUNTERCLOCKWISE), 6))
+    with pad_page() as page:
+        page.set_input_files("#upload", str(path))
+        wait_for_numbers(page, "407")
