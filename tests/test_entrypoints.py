@@ -42,6 +42,8 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.serve", "--port", "70000"], "--port must lie between 0 and 65535"),  # port
     (["-m", "digitdet.scanset", "--tile", "8"], "or at least 64 pixels, got 8"),       # scan tiles
     (["-m", "digitdet.cli", "scanset", "--pages", "0"], "--pages must lie between 1"),  # umbrella
+    (["-m", "digitdet.robustset", "--dataset", "none"], "none"),                       # no split
+    (["-m", "digitdet.cli", "robustset", "--limit", "0"], "--limit must be at least 1"),  # umbrella
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,

@@ -1,6 +1,6 @@
 """The ``digitdet`` command: ``digitdet <command> [args]``, each command one module's ``main``
-(detect, serve, synth, train, export, val, bench, loadtest, paintset, stickset, scanset, soup,
-recognize-train, recognize-ensemble, refine-train)."""
+(detect, serve, synth, train, export, val, bench, loadtest, paintset, stickset, scanset,
+robustset, soup, recognize-train, recognize-ensemble, refine-train)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "digitdet.synth.__main__",
             "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
             "bench": "digitdet.bench", "loadtest": "digitdet.loadtest", "paintset": "digitdet.paintset",
-            "stickset": "digitdet.stickset", "scanset": "digitdet.scanset", "soup": "digitdet.soup",
+            "stickset": "digitdet.stickset", "scanset": "digitdet.scanset",
+            "robustset": "digitdet.robustset", "soup": "digitdet.soup",
             "recognize-train": "digitdet.recognize_train",
             "recognize-ensemble": "digitdet.recognize_ensemble", "refine-train": "digitdet.refine_train"}
 

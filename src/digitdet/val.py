@@ -34,7 +34,7 @@ import argparse
 import itertools
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,11 +249,15 @@ class Tally:
 
 def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float = DEFAULT_CONF,
                    limit: int | None = None, failures: list[tuple[np.ndarray, Any, dict]] | None = None,
-                   sweep: tuple[float, ...] = ()) -> SceneMetrics:
+                   sweep: tuple[float, ...] = (),
+                   transform: Callable[[np.ndarray, int], np.ndarray] | None = None,
+                   ) -> SceneMetrics:
     """Run ``detector`` over a synthesized split and score it against its labels.
 
     P/R/F1, numbers and scenes are counted at ``conf``, and again at each confidence in ``sweep``
-    (from the same detections) into ``SceneMetrics.sweep``.
+    (from the same detections) into ``SceneMetrics.sweep``. ``transform(image, index)``, when
+    given, changes each scene before it is read, without moving its digits
+    (:mod:`digitdet.robustset`).
     """
     from tqdm import tqdm
 
@@ -264,7 +268,9 @@ def evaluate_split(detector: Any, root: Path, split: str = "test", conf: float =
     errors = ErrorCounts()
     scenes = tqdm(read_scenes(root, split, records), desc=f"val {split}", unit="img",
                   total=len(records), leave=False, disable=not sys.stderr.isatty())
-    for rec, (img, gt_box, gt_cls) in zip(records, scenes, strict=True):
+    for k, (rec, (img, gt_box, gt_cls)) in enumerate(zip(records, scenes, strict=True)):
+        if transform is not None:
+            img = transform(img, k)
         det = detector.predict(img, conf=0.001).detections  # all scores, for mAP
         tp = match_predictions(gt_box, gt_cls, det)
         tps.append(tp)
