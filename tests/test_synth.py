@@ -205,6 +205,48 @@ def test_bad_class_weights(weights: list[float]) -> None:
         SynthConfig(class_weights=weights).validate()
 
 
+@pytest.mark.parametrize("motion_max, ok", [
+    (7, True),    # synth.yaml's
+    (17, True),   # synth-blur.yaml's
+    (3, True),    # the shortest albumentations takes
+    (8, False),   # even: a motion kernel needs a centre
+    (1, False),   # no motion at all: set blur_prob instead
+])
+def test_motion_max_is_checked(motion_max: int, ok: bool) -> None:
+    cfg = SynthConfig(motion_max=motion_max)
+    if ok:
+        assert cfg.validate().motion_max == motion_max
+    else:
+        with pytest.raises(UserError, match=f"motion_max must be odd and at least 3, got {motion_max}"):
+            cfg.validate()
+
+
+def test_blur_knobs_blur_the_scenes() -> None:
+    from digitdet.synth.camera import apply_camera
+
+    bars = np.full((120, 160, 3), 230, np.uint8)
+    for x in range(10, 150, 20):
+        bars[20:100, x:x + 4] = 20
+
+    def edge(blur_prob: float, motion_max: int) -> float:  # median steepest step over 40 seeds
+        steps = [np.percentile(np.abs(np.diff(cv2.cvtColor(apply_camera(
+            np.random.default_rng(s), bars, blur_prob, motion_max), cv2.COLOR_BGR2GRAY)
+            .astype(np.float32), axis=1)), 99) for s in range(40)]
+        return float(np.median(steps))
+
+    never, default, blur = edge(0.0, 7), edge(0.35, 7), edge(0.8, 17)
+    assert never > 150 and default > 150  # a third blurred: most edges stay sharp
+    assert blur < 0.5 * default           # synth-blur.yaml's: most smeared
+
+
+def test_blur_config_is_synth_with_more_blur() -> None:
+    plain = load_synth_config(ROOT / "configs" / "synth.yaml")
+    blur = load_synth_config(ROOT / "configs" / "synth-blur.yaml")
+    assert (plain.blur_prob, plain.motion_max) == (0.35, 7)  # the test split's, unchanged
+    assert (blur.blur_prob, blur.motion_max, blur.camera_prob) == (0.8, 17, 0.95)
+    assert dataclasses.replace(blur, blur_prob=0.35, motion_max=7, camera_prob=0.8) == plain
+
+
 @pytest.mark.parametrize("weights, classes", [
     ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0], {1}),        # only 1s
     ([0, 0, 0, 0, 0, 0, 0, 2, 0, 1], {7, 9}),     # only 7s and 9s

@@ -70,6 +70,8 @@ class SynthConfig:
     perspective_prob: float = 0.4
     perspective: float = 0.06
     camera_prob: float = 0.8
+    blur_prob: float = 0.35  # of a camera-treated scene: blurred, shaken or out of focus
+    motion_max: int = 7  # longest motion blur, px (odd, 3 or more)
     jpeg_quality: int = 92
 
     def validate(self) -> SynthConfig:
@@ -93,6 +95,8 @@ class SynthConfig:
         for name, pair, ok, rule in pairs:
             if len(pair) != 2 or not ok(*pair):
                 raise UserError(f"{name} must be [min, max] with {rule}, got {pair}")
+        if self.motion_max < 3 or self.motion_max % 2 == 0:
+            raise UserError(f"motion_max must be odd and at least 3, got {self.motion_max}")
         if self.class_weights and (len(self.class_weights) != 10 or min(self.class_weights) < 0
                                    or sum(self.class_weights) <= 0):
             raise UserError(f"class_weights must be 10 weights >= 0, not all 0, got {self.class_weights}")

@@ -671,7 +671,7 @@ def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> S
             img = _perspective(rng, cfg, img, canvas, page_edge)
     out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     if not clean and rng.random() < cfg.camera_prob:
-        out = apply_camera(rng, out)
+        out = apply_camera(rng, out, cfg.blur_prob, cfg.motion_max)
     boxes = np.zeros((len(canvas.ink_points), 4), np.float32)
     for i, pts in enumerate(canvas.ink_points):
         boxes[i] = [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max() + 1, pts[:, 1].max() + 1]
