@@ -8,6 +8,9 @@ Usage:
     python -m digitdet.robustset --corruption motion jpeg --levels 2 --limit 1000
     python -m digitdet.robustset --no-recognizer --no-refiner     # the detector alone
     python -m digitdet.robustset --dataset datasets/digits-s3 --split val --weights best.onnx
+                                       # a model of your own is read alone; to read it as shipped:
+    python -m digitdet.robustset --weights best.onnx --recognizer src/digitdet/weights/digitdet-rec.onnx \
+        --refiner src/digitdet/weights/digitdet-box.onnx
 
 Each line gives digit precision / recall / F1, number exact-match and whole-scene accuracy at
 the default confidence, scored as ``python -m digitdet.val`` scores the clean split. A scene's
