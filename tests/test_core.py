@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 from digitdet.decode import decode, nms, xywh2xyxy
-from digitdet.image import flatten_alpha, read_image_file, to_bgr8
+from digitdet.errors import UserError
+from digitdet.image import decode_image, flatten_alpha, read_image_file, to_bgr8
 from digitdet.letterbox import block_average, letterbox, unletterbox_boxes
 from digitdet.results import Detections
 
@@ -286,6 +288,52 @@ def test_read_image_file_turns_photos_upright(tmp_path: Path, orientation: int,
     band = np.zeros(shape, bool)
     band[white] = True
     assert (img[band] > 200).all() and (img[~band] < 50).all()
+
+
+def heic_bytes(img: np.ndarray, orientation: int = 1) -> bytes:
+    """``img (H, W, 3)`` BGR as an iPhone-style HEIC file (pillow-heif, the ``heic`` extra)
+    with EXIF ``orientation``."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    im = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, format="HEIF", quality=95, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("orientation, shape, band", [
+    (1, (60, 100), (slice(None), slice(0, 20))),   # as stored: the white band on the left
+    (6, (100, 60), (slice(0, 20), slice(None))),   # taken upright: turned, the band on top
+])
+def test_heic_photos_are_read_upright(tmp_path: Path, orientation: int, shape: tuple[int, int],
+                                      band: tuple) -> None:
+    stored = np.zeros((60, 100, 3), np.uint8)
+    stored[:, :20] = 255
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(heic_bytes(stored, orientation))
+    img = read_image_file(path)
+    assert img is not None and img.shape == (*shape, 3)
+    white = np.zeros(shape, bool)
+    white[band] = True
+    assert (img[white] > 200).all() and (img[~white] < 50).all()
+
+
+def test_heic_needs_pillow_heif(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = np.frombuffer(heic_bytes(np.zeros((8, 8, 3), np.uint8)), np.uint8)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if the extra were not installed
+    with pytest.raises(UserError, match=r"HEIC/HEIF images need pillow-heif: pip install 'digitdet\[heic\]'"):
+        decode_image(data)
+
+
+def test_corrupt_heic_is_not_an_image() -> None:
+    data = np.frombuffer(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40, np.uint8)
+    assert decode_image(data) is None
 
 
 def test_read_image_file_flattens_transparency(tmp_path: Path) -> None:

@@ -391,6 +391,20 @@ def test_corrupt_image_in_folder_is_skipped(tmp_path: Path, weights: Path,
     assert "skipped" in err and "b.jpg" in err and "2 image(s)" in err
 
 
+def test_heic_photo_is_read_and_saved_as_jpeg(tmp_path: Path, weights: Path) -> None:
+    from test_core import heic_bytes
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "IMG_0001.HEIC").write_bytes(heic_bytes(np.full((48, 64, 3), 200, np.uint8)))
+    assert detect.main(cli(tmp_path, weights, "--source", str(folder), "--save-json")) == 0
+    out = tmp_path / "runs" / "exp"
+    # OpenCV cannot write HEIC: the annotated copy is a JPEG of the same name
+    assert sorted(p.name for p in out.iterdir()) == ["IMG_0001.jpg", "predictions.jsonl"]
+    record = json.loads((out / "predictions.jsonl").read_text())
+    assert record["source"].endswith("IMG_0001.HEIC") and (record["width"], record["height"]) == (64, 48)
+
+
 def test_ctrl_c_leaves_playable_video_and_valid_jsonl(tmp_path: Path, weights: Path) -> None:
     class Interrupting(FakeCapture):
         def grab(self) -> bool:

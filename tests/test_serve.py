@@ -86,6 +86,19 @@ def test_phone_photo_is_read_upright(client: TestClient) -> None:
     assert (r.json()["width"], r.json()["height"]) == (480, 640)
 
 
+def test_heic_upload(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from test_core import heic_bytes
+
+    data = heic_bytes(np.full((480, 640, 3), 255, np.uint8))
+    r = client.post("/detect", content=data)
+    assert r.status_code == 200 and (r.json()["width"], r.json()["height"]) == (640, 480)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # a server without the heic extra
+    r = client.post("/detect", content=data)
+    assert r.status_code == 400 and "pip install 'digitdet[heic]'" in r.text
+
+
 def test_conf_query_is_per_request(client: TestClient) -> None:
     hi = client.post("/detect?conf=0.85", content=png()).json()
     lo = client.post("/detect", content=png()).json()

@@ -198,6 +198,8 @@ class Runner:
                     self._video(frame, stem).write(annotated)
                 else:
                     name = Path(frame.source).name
+                    if not cv2.haveImageWriter(name):  # read but not written by OpenCV (HEIC)
+                        name = f"{Path(name).stem}.jpg"
                     if not cv2.imwrite(str(self.out / name), annotated):
                         cv2.imwrite(str(self.out / f"{Path(name).stem}.jpg"), annotated)
             tag = f"{stem}_{frame.index}" if is_video else stem

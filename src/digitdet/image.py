@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import cv2
@@ -55,12 +56,15 @@ def decode_image(data: np.ndarray) -> np.ndarray | None:
     """Encoded image bytes ``(N,) uint8`` -> ``(H, W, 3) uint8`` BGR as a viewer shows it, or
     None when they are not an image: a JPEG turned upright by its EXIF orientation (a phone
     photo taken in portrait is stored on its side; OpenCV applies the tag in its colour mode
-    only, which a JPEG, 8-bit and with no alpha, loses nothing to); other formats as stored,
+    only, which a JPEG, 8-bit and with no alpha, loses nothing to); a HEIC photo (an iPhone's)
+    upright through pillow-heif (:func:`decode_heif`); other formats as stored,
     transparency flattened (:func:`flatten_alpha`), gray and 16-bit converted (:func:`to_bgr8`)."""
     if not data.size:
         return None
     if data[:3].tobytes() == JPEG_MAGIC:
         return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if is_heif(data):
+        return decode_heif(data)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         return None
@@ -68,6 +72,31 @@ def decode_image(data: np.ndarray) -> np.ndarray | None:
 
 
 JPEG_MAGIC = b"\xff\xd8\xff"
+# an ISO media file's "ftyp" box brands that hold a HEIF still image (HEIC: an iPhone's photos)
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def is_heif(data: np.ndarray) -> bool:
+    """Whether the bytes ``(N,) uint8`` start as a HEIF/HEIC image file (OpenCV reads none)."""
+    return data[4:8].tobytes() == b"ftyp" and data[8:12].tobytes() in HEIF_BRANDS
+
+
+def decode_heif(data: np.ndarray) -> np.ndarray | None:
+    """A HEIF/HEIC file's bytes ``(N,) uint8`` -> ``(H, W, 3) uint8`` BGR, turned upright by its
+    orientation; None when it does not decode. Needs pillow-heif (the ``heic`` extra): without
+    it, a :class:`UserError` that says so."""
+    try:
+        import pillow_heif
+        from PIL import Image, ImageOps, UnidentifiedImageError
+    except ImportError:
+        raise UserError("HEIC/HEIF images need pillow-heif: pip install 'digitdet[heic]'") from None
+    pillow_heif.register_heif_opener()
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError):  # a corrupt or truncated file
+        return None
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 def read_image_file(path: str | os.PathLike[str]) -> np.ndarray | None:

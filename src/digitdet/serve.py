@@ -62,7 +62,10 @@ def decode_upload(data: bytes) -> np.ndarray:
     (:func:`digitdet.image.decode_image`); :class:`BadUpload` when they are not one."""
     if not data:
         raise BadUpload("empty upload: send an image (PNG, JPEG, ...)")
-    img = decode_image(np.frombuffer(data, np.uint8))
+    try:
+        img = decode_image(np.frombuffer(data, np.uint8))
+    except UserError as exc:  # a HEIC upload to a server without pillow-heif
+        raise BadUpload(str(exc)) from None
     if img is None:
         raise BadUpload("not an image, or a corrupt one: send PNG, JPEG, BMP, WebP or TIFF bytes")
     return img

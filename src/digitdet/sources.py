@@ -22,7 +22,8 @@ import numpy as np
 from digitdet.errors import UserError
 from digitdet.image import read_image_file
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".jp2"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".jp2",
+              ".heic", ".heif"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".gif"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://")
 
