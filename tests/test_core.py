@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -271,25 +272,6 @@ def exif_jpeg(img: np.ndarray, orientation: int) -> bytes:
     return jpeg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + jpeg[2:]
 
 
-@pytest.mark.parametrize("orientation, shape, white", [
-    (1, (60, 100), (slice(None), slice(0, 20))),   # stored upright: as stored
-    (6, (100, 60), (slice(0, 20), slice(None))),   # turn 90 degrees clockwise: the left band on top
-    (8, (100, 60), (slice(80, 100), slice(None))),  # anticlockwise: at the bottom
-    (3, (60, 100), (slice(None), slice(80, 100))),  # upside down: on the right
-])
-def test_read_image_file_turns_photos_upright(tmp_path: Path, orientation: int,
-                                              shape: tuple[int, int], white: tuple) -> None:
-    stored = np.zeros((60, 100, 3), np.uint8)
-    stored[:, :20] = 255  # a white band on the stored image's left
-    path = tmp_path / "photo.jpg"
-    path.write_bytes(exif_jpeg(stored, orientation))
-    img = read_image_file(path)
-    assert img is not None and img.shape == (*shape, 3)
-    band = np.zeros(shape, bool)
-    band[white] = True
-    assert (img[band] > 200).all() and (img[~band] < 50).all()
-
-
 def heic_bytes(img: np.ndarray, orientation: int = 1) -> bytes:
     """``img (H, W, 3)`` BGR as an iPhone-style HEIC file (pillow-heif, the ``heic`` extra)
     with EXIF ``orientation``."""
@@ -307,21 +289,28 @@ def heic_bytes(img: np.ndarray, orientation: int = 1) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("orientation, shape, band", [
-    (1, (60, 100), (slice(None), slice(0, 20))),   # as stored: the white band on the left
-    (6, (100, 60), (slice(0, 20), slice(None))),   # taken upright: turned, the band on top
+@pytest.mark.parametrize("encode, name", [
+    (exif_jpeg, "photo.jpg"),        # a JPEG with an EXIF segment
+    (heic_bytes, "IMG_0001.HEIC"),   # an iPhone's HEIC (the heic extra)
 ])
-def test_heic_photos_are_read_upright(tmp_path: Path, orientation: int, shape: tuple[int, int],
-                                      band: tuple) -> None:
+@pytest.mark.parametrize("orientation, shape, white", [
+    (1, (60, 100), (slice(None), slice(0, 20))),   # stored upright: as stored
+    (6, (100, 60), (slice(0, 20), slice(None))),   # turn 90 degrees clockwise: the left band on top
+    (8, (100, 60), (slice(80, 100), slice(None))),  # anticlockwise: at the bottom
+    (3, (60, 100), (slice(None), slice(80, 100))),  # upside down: on the right
+])
+def test_photos_are_read_upright(tmp_path: Path, encode: Callable[[np.ndarray, int], bytes],
+                                 name: str, orientation: int, shape: tuple[int, int],
+                                 white: tuple) -> None:
     stored = np.zeros((60, 100, 3), np.uint8)
-    stored[:, :20] = 255
-    path = tmp_path / "IMG_0001.HEIC"
-    path.write_bytes(heic_bytes(stored, orientation))
+    stored[:, :20] = 255  # a white band on the stored image's left
+    path = tmp_path / name
+    path.write_bytes(encode(stored, orientation))
     img = read_image_file(path)
     assert img is not None and img.shape == (*shape, 3)
-    white = np.zeros(shape, bool)
-    white[band] = True
-    assert (img[white] > 200).all() and (img[~white] < 50).all()
+    band = np.zeros(shape, bool)
+    band[white] = True
+    assert (img[band] > 200).all() and (img[~band] < 50).all()
 
 
 def test_heic_needs_pillow_heif(monkeypatch: pytest.MonkeyPatch) -> None:
