@@ -31,13 +31,11 @@ def client(detector: DigitDetector) -> TestClient:
 
 
 def png(w: int = 640, h: int = 480, specked: bool = False) -> bytes:
-    """A white ``w x h`` PNG; ``specked``: with a dark 6x6 speck every 100 px, so that no tile
-    of it is blank (a blank tile is not read, digitdet.tiles.inked)."""
-    img = np.full((h, w, 3), 255, np.uint8)
-    if specked:
-        for dy in range(6):
-            for dx in range(6):
-                img[50 + dy::100, 50 + dx::100] = 0
+    """A white ``w x h`` PNG; ``specked``: with a speck every 100 px (test_tiles.specked), so
+    that no tile of it is blank (a blank tile is not read, digitdet.tiles.inked)."""
+    from test_tiles import specked as specks
+
+    img = specks(h, w) if specked else np.full((h, w, 3), 255, np.uint8)
     return cv2.imencode(".png", img)[1].tobytes()
 
 

@@ -1,5 +1,6 @@
-"""Flags shared by the out-of-distribution checks (``paintset``, ``stickset``, ``scanset``): the
-detector they measure, where the MNIST digits are, and the confidence they count at."""
+"""Flags shared by the out-of-distribution checks (``paintset``, ``stickset``, ``scanset``,
+``robustset``): the detector they measure, where the MNIST digits are, and the confidence they
+count at."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """``--weights --mnist-dir --conf-thres --imgsz`` and the second stage's flags."""
+def add_arguments(p: argparse.ArgumentParser, mnist: bool = True) -> None:
+    """``--weights --mnist-dir --conf-thres --imgsz`` and the second stage's flags; no
+    ``--mnist-dir`` unless ``mnist`` (a check that reads synthesized scenes)."""
     p.add_argument("--weights", default=None, help="model (default: the shipped one)")
-    p.add_argument("--mnist-dir", default=None)
+    if mnist:
+        p.add_argument("--mnist-dir", default=None)
     p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--imgsz", type=int, default=None)
     recognize.add_arguments(p)

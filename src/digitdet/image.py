@@ -66,9 +66,7 @@ def decode_image(data: np.ndarray) -> np.ndarray | None:
     if is_heif(data):
         return decode_heif(data)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None or img.size == 0:
-        return None
-    return img if img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8 else to_bgr8(img)
+    return None if img is None or img.size == 0 else to_bgr8(img)  # BGR uint8 passes unchanged
 
 
 JPEG_MAGIC = b"\xff\xd8\xff"

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from digitdet import checkargs, recognize, refine
+from digitdet import checkargs
 from digitdet.corrupt import CORRUPTIONS, LEVELS, corrupt
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit
@@ -60,11 +60,7 @@ def format_line(label: str, m: Any) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m digitdet.robustset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=None, help="model (default: the shipped one)")
-    p.add_argument("--imgsz", type=int, default=None)
-    p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
+    checkargs.add_arguments(p, mnist=False)
     p.add_argument("--dataset", default="datasets/digits")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="the first N scenes")
