@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 
 from digitdet.decode import decode, nms, xywh2xyxy
 from digitdet.errors import UserError
-from digitdet.image import decode_image, flatten_alpha, read_image_file, to_bgr8
+from digitdet.image import decode_image, flatten_alpha, read_image_file, tiff_orientation, to_bgr8
 from digitdet.letterbox import block_average, letterbox, unletterbox_boxes
 from digitdet.results import Detections
 
@@ -265,11 +267,44 @@ def exif_jpeg(img: np.ndarray, orientation: int) -> bytes:
     """``img`` as a JPEG carrying an EXIF orientation tag, as a phone writes a photo it took
     held sideways: an APP1 segment (big-endian TIFF, one IFD entry 0x0112) after the SOI."""
     jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 100])[1].tobytes()
-    tiff = (b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01"  # header, IFD0 at 8: one entry
-            + b"\x01\x12\x00\x03\x00\x00\x00\x01" + orientation.to_bytes(2, "big") + b"\x00\x00"
-            + b"\x00\x00\x00\x00")  # no next IFD
-    app1 = b"Exif\x00\x00" + tiff
+    app1 = b"Exif\x00\x00" + exif_tiff(orientation)
     return jpeg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + jpeg[2:]
+
+
+def exif_tiff(orientation: int, order: Literal["little", "big"] = "big", kind: int = 3) -> bytes:
+    """An EXIF block: a TIFF header and one IFD with one entry, tag 0x0112 (orientation) of
+    type ``kind`` (3: SHORT, as the standard has it)."""
+    mark = b"MM\x00\x2a" if order == "big" else b"II\x2a\x00"
+    return (mark + (8).to_bytes(4, order) + (1).to_bytes(2, order)  # IFD0 at 8: one entry
+            + (0x0112).to_bytes(2, order) + kind.to_bytes(2, order) + (1).to_bytes(4, order)
+            + orientation.to_bytes(2, order) + b"\x00\x00" + b"\x00\x00\x00\x00")  # no next IFD
+
+
+def exif_png(img: np.ndarray, orientation: int) -> bytes:
+    """``img`` as a PNG with an ``eXIf`` chunk (EXIF orientation) before its image data."""
+    png = cv2.imencode(".png", img)[1].tobytes()
+    tiff = exif_tiff(orientation, "little")
+    chunk = (len(tiff).to_bytes(4, "big") + b"eXIf" + tiff
+             + zlib.crc32(b"eXIf" + tiff).to_bytes(4, "big"))
+    at = png.index(b"IDAT") - 4
+    return png[:at] + chunk + png[at:]
+
+
+def pil_bytes(fmt: str) -> Callable[[np.ndarray, int], bytes]:
+    """An encoder of ``img (H, W, 3)`` BGR as a lossless ``fmt`` file with EXIF orientation,
+    written by Pillow (installed with the train and heic extras)."""
+    def encode(img: np.ndarray, orientation: int) -> bytes:
+        import io
+
+        from PIL import Image
+
+        im = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        exif = im.getexif()
+        exif[0x0112] = orientation
+        buf = io.BytesIO()
+        im.save(buf, format=fmt, exif=exif.tobytes(), **({"lossless": True} if fmt == "WEBP" else {}))
+        return buf.getvalue()
+    return encode
 
 
 def heic_bytes(img: np.ndarray, orientation: int = 1) -> bytes:
@@ -311,6 +346,48 @@ def test_photos_are_read_upright(tmp_path: Path, encode: Callable[[np.ndarray, i
     band = np.zeros(shape, bool)
     band[white] = True
     assert (img[band] > 200).all() and (img[~band] < 50).all()
+
+
+@pytest.mark.parametrize("encode", [
+    exif_png,          # a PNG with an eXIf chunk (built by hand, little-endian EXIF)
+    pil_bytes("WEBP"),  # a lossless WebP with an EXIF chunk (Pillow)
+    pil_bytes("TIFF"),  # a TIFF with the tag in its own first IFD (Pillow; OpenCV turns it)
+])
+@pytest.mark.parametrize("orientation", range(1, 9))  # all eight: turns, mirrors, transposes
+def test_png_webp_tiff_are_read_upright(encode: Callable[[np.ndarray, int], bytes],
+                                        orientation: int) -> None:
+    import io
+
+    from PIL import Image, ImageOps
+
+    stored = np.random.default_rng(orientation).integers(0, 256, (7, 11, 3), dtype=np.uint8)
+    data = encode(stored, orientation)
+    with Image.open(io.BytesIO(data)) as im:  # Pillow's reading of the tag is the reference
+        viewed = cv2.cvtColor(np.asarray(ImageOps.exif_transpose(im).convert("RGB")), cv2.COLOR_RGB2BGR)
+    assert viewed.shape == ((11, 7, 3) if orientation >= 5 else (7, 11, 3))
+    img = decode_image(np.frombuffer(data, np.uint8))
+    assert img is not None and img.shape == viewed.shape and (img == viewed).all()
+
+
+def test_transparent_png_is_turned_and_flattened() -> None:
+    img = decode_image(np.frombuffer(exif_png(stroke_on_clear(0), 6), np.uint8))
+    assert img is not None and img.shape == (30, 20, 3)  # turned: 20x30 stored on its side
+    assert (img[:10] == 255).all() and (img[10:13] == 0).all()  # the clear left band now on top
+
+
+@pytest.mark.parametrize("block, expected", [
+    (exif_tiff(6), 6),                        # big-endian, as a camera writes it
+    (exif_tiff(8, "little"), 8),              # little-endian
+    (exif_tiff(6, kind=4), 1),                # not a SHORT: not the orientation tag as specified
+    (exif_tiff(9), 1),                        # out of range
+    (exif_tiff(6)[:20], 1),                   # cut inside its only entry
+    (exif_tiff(6)[:8] + b"\xff\xff", 1),       # claims 65535 entries, holds none
+    (b"MM\x00\x2a\x00\x00\x10\x00", 1),        # IFD offset past the end
+    (b"Exif\x00\x00" + exif_tiff(6), 1),       # not a TIFF block (the JPEG segment's prefix kept)
+    (b"", 1),                                 # nothing
+])
+def test_tiff_orientation(block: bytes, expected: int) -> None:
+    assert tiff_orientation(block) == expected
 
 
 def test_heic_needs_pillow_heif(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -57,21 +58,86 @@ def decode_image(data: np.ndarray) -> np.ndarray | None:
     None when they are not an image: a JPEG turned upright by its EXIF orientation (a phone
     photo taken in portrait is stored on its side; OpenCV applies the tag in its colour mode
     only, which a JPEG, 8-bit and with no alpha, loses nothing to); a HEIC photo (an iPhone's)
-    upright through pillow-heif (:func:`decode_heif`); other formats as stored,
-    transparency flattened (:func:`flatten_alpha`), gray and 16-bit converted (:func:`to_bgr8`)."""
+    upright through pillow-heif (:func:`decode_heif`); other formats decoded as stored,
+    transparency flattened (:func:`flatten_alpha`), gray and 16-bit converted (:func:`to_bgr8`),
+    then turned upright by the EXIF orientation a PNG or WebP may carry
+    (:func:`exif_orientation`; OpenCV turns a TIFF by its own tag)."""
     if not data.size:
         return None
     if data[:3].tobytes() == JPEG_MAGIC:
         return cv2.imdecode(data, cv2.IMREAD_COLOR)
     if is_heif(data):
         return decode_heif(data)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    return None if img is None or img.size == 0 else to_bgr8(img)  # BGR uint8 passes unchanged
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # alpha and 16 bits kept; orientation not applied
+    if img is None or img.size == 0:
+        return None
+    return orient(to_bgr8(img), exif_orientation(data))  # BGR uint8 passes to_bgr8 unchanged
 
 
 JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # an ISO media file's "ftyp" box brands that hold a HEIF still image (HEIC: an iPhone's photos)
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def exif_orientation(data: np.ndarray) -> int:
+    """The EXIF orientation (1-8; 1: stored upright) of a PNG (``eXIf`` chunk) or WebP (``EXIF``
+    chunk) file's bytes ``(N,) uint8``, which OpenCV does not apply when it keeps the alpha
+    channel; 1 for other formats (OpenCV turns a TIFF itself), when there is none, or when it
+    cannot be read."""
+    raw = data.tobytes()
+    tiff = b""
+    if raw.startswith(PNG_MAGIC):
+        at = len(PNG_MAGIC)
+        while at + 8 <= len(raw):
+            size, kind = int.from_bytes(raw[at:at + 4], "big"), raw[at + 4:at + 8]
+            if kind == b"eXIf":
+                tiff = raw[at + 8:at + 8 + size]
+                break
+            if kind in (b"IDAT", b"IEND"):  # eXIf must come before the image data
+                break
+            at += 12 + size  # length, type, data, CRC
+    elif raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        at = 12
+        while at + 8 <= len(raw):
+            kind, size = raw[at:at + 4], int.from_bytes(raw[at + 4:at + 8], "little")
+            if kind == b"EXIF":
+                tiff = raw[at + 8:at + 8 + size].removeprefix(b"Exif\x00\x00")
+                break
+            at += 8 + size + (size & 1)  # chunks are padded to an even size
+    return tiff_orientation(tiff)
+
+
+def tiff_orientation(tiff: bytes) -> int:
+    """Tag 0x0112 (orientation) of the first IFD of an EXIF block (TIFF-structured, as a PNG's
+    ``eXIf`` chunk holds it), 1-8; 1 when it is missing or malformed."""
+    if tiff[:2] not in (b"II", b"MM") or len(tiff) < 8:
+        return 1
+    order: Literal["little", "big"] = "little" if tiff[:2] == b"II" else "big"
+
+    def num(at: int, size: int) -> int:
+        return int.from_bytes(tiff[at:at + size], order)
+
+    ifd = num(4, 4)
+    if ifd + 2 > len(tiff):
+        return 1
+    for k in range(num(ifd, 2)):
+        entry = ifd + 2 + 12 * k
+        if entry + 12 > len(tiff):
+            break
+        if num(entry, 2) == 0x0112 and num(entry + 2, 2) == 3:  # orientation, a SHORT
+            value = num(entry + 8, 2)
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def orient(img: np.ndarray, orientation: int) -> np.ndarray:
+    """``img (H, W, C)`` stored with EXIF ``orientation`` (1-8) -> the image as a viewer shows it
+    (``(W, H, C)`` for 5-8), the transforms OpenCV applies to a JPEG."""
+    if orientation in (5, 6, 7, 8):
+        img = cv2.transpose(img)
+    flip = {2: 1, 3: -1, 4: 0, 6: 1, 7: -1, 8: 0}.get(orientation)
+    return img if flip is None else cv2.flip(img, flip)
 
 
 def is_heif(data: np.ndarray) -> bool:
