@@ -280,10 +280,11 @@ def exif_tiff(orientation: int, order: Literal["little", "big"] = "big", kind: i
             + orientation.to_bytes(2, order) + b"\x00\x00" + b"\x00\x00\x00\x00")  # no next IFD
 
 
-def exif_png(img: np.ndarray, orientation: int) -> bytes:
-    """``img`` as a PNG with an ``eXIf`` chunk (EXIF orientation) before its image data."""
+def exif_png(img: np.ndarray, orientation: int, prefix: bytes = b"") -> bytes:
+    """``img`` as a PNG with an ``eXIf`` chunk (EXIF orientation) before its image data, the
+    EXIF block after ``prefix`` (some writers keep a JPEG segment's ``Exif\\0\\0``)."""
     png = cv2.imencode(".png", img)[1].tobytes()
-    tiff = exif_tiff(orientation, "little")
+    tiff = prefix + exif_tiff(orientation, "little")
     chunk = (len(tiff).to_bytes(4, "big") + b"eXIf" + tiff
              + zlib.crc32(b"eXIf" + tiff).to_bytes(4, "big"))
     at = png.index(b"IDAT") - 4
@@ -350,6 +351,7 @@ def test_photos_are_read_upright(tmp_path: Path, encode: Callable[[np.ndarray, i
 
 @pytest.mark.parametrize("encode", [
     exif_png,          # a PNG with an eXIf chunk (built by hand, little-endian EXIF)
+    lambda img, o: exif_png(img, o, b"Exif\x00\x00"),  # the same with a JPEG segment's prefix
     pil_bytes("WEBP"),  # a lossless WebP with an EXIF chunk (Pillow)
     pil_bytes("TIFF"),  # a TIFF with the tag in its own first IFD (Pillow; OpenCV turns it)
 ])

@@ -102,10 +102,10 @@ def exif_orientation(data: np.ndarray) -> int:
         while at + 8 <= len(raw):
             kind, size = raw[at:at + 4], int.from_bytes(raw[at + 4:at + 8], "little")
             if kind == b"EXIF":
-                tiff = raw[at + 8:at + 8 + size].removeprefix(b"Exif\x00\x00")
+                tiff = raw[at + 8:at + 8 + size]
                 break
             at += 8 + size + (size & 1)  # chunks are padded to an even size
-    return tiff_orientation(tiff)
+    return tiff_orientation(tiff.removeprefix(b"Exif\x00\x00"))  # some writers keep a JPEG's prefix
 
 
 def tiff_orientation(tiff: bytes) -> int:
