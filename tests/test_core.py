@@ -6,7 +6,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -291,38 +291,33 @@ def exif_png(img: np.ndarray, orientation: int, prefix: bytes = b"") -> bytes:
     return png[:at] + chunk + png[at:]
 
 
-def pil_bytes(fmt: str) -> Callable[[np.ndarray, int], bytes]:
-    """An encoder of ``img (H, W, 3)`` BGR as a lossless ``fmt`` file with EXIF orientation,
-    written by Pillow (installed with the train and heic extras)."""
-    def encode(img: np.ndarray, orientation: int) -> bytes:
-        import io
+def pil_file(img: np.ndarray, fmt: str, orientation: int = 1, **save: Any) -> bytes:
+    """``img (H, W, 3)`` BGR as a ``fmt`` file written by Pillow (installed with the train and
+    heic extras) with EXIF ``orientation``; ``save``: Pillow's options for the format."""
+    import io
 
-        from PIL import Image
+    from PIL import Image
 
-        im = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        exif = im.getexif()
-        exif[0x0112] = orientation
-        buf = io.BytesIO()
-        im.save(buf, format=fmt, exif=exif.tobytes(), **({"lossless": True} if fmt == "WEBP" else {}))
-        return buf.getvalue()
-    return encode
+    im = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, exif=exif.tobytes(), **save)
+    return buf.getvalue()
+
+
+def pil_bytes(fmt: str, **save: Any) -> Callable[[np.ndarray, int], bytes]:
+    """An encoder ``(img, orientation) -> bytes`` of :func:`pil_file` for ``fmt``."""
+    return lambda img, orientation: pil_file(img, fmt, orientation, **save)
 
 
 def heic_bytes(img: np.ndarray, orientation: int = 1) -> bytes:
     """``img (H, W, 3)`` BGR as an iPhone-style HEIC file (pillow-heif, the ``heic`` extra)
     with EXIF ``orientation``."""
-    import io
-
     import pillow_heif
-    from PIL import Image
 
     pillow_heif.register_heif_opener()
-    im = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    exif = im.getexif()
-    exif[0x0112] = orientation
-    buf = io.BytesIO()
-    im.save(buf, format="HEIF", quality=95, exif=exif.tobytes())
-    return buf.getvalue()
+    return pil_file(img, "HEIF", orientation, quality=95)
 
 
 @pytest.mark.parametrize("encode, name", [
@@ -352,7 +347,7 @@ def test_photos_are_read_upright(tmp_path: Path, encode: Callable[[np.ndarray, i
 @pytest.mark.parametrize("encode", [
     exif_png,          # a PNG with an eXIf chunk (built by hand, little-endian EXIF)
     lambda img, o: exif_png(img, o, b"Exif\x00\x00"),  # the same with a JPEG segment's prefix
-    pil_bytes("WEBP"),  # a lossless WebP with an EXIF chunk (Pillow)
+    pil_bytes("WEBP", lossless=True),  # a lossless WebP with an EXIF chunk (Pillow)
     pil_bytes("TIFF"),  # a TIFF with the tag in its own first IFD (Pillow; OpenCV turns it)
 ])
 @pytest.mark.parametrize("orientation", range(1, 9))  # all eight: turns, mirrors, transposes
