@@ -507,6 +507,10 @@ def test_usage_lists_every_source_form() -> None:
 @pytest.mark.parametrize("extra, key, value", [
     ((), "context", True),                     # context lifting is on by default
     (("--no-context",), "context", False),     # --no-context turns it off
+    ((), "blur_recognizer", None),             # the recognizer's blur member: its default
+    (("--no-blur-recognizer",), "blur_recognizer", False),       # turned off
+    (("--blur-recognizer", "b.onnx"), "blur_recognizer", "b.onnx"),  # another one
+    (("--no-recognizer",), "recognizer", False),  # the detector's own classes
     ((), "tile", "auto"),                      # big images with small digits: tiles too
     (("--tile", "640"), "tile", 640),          # --tile PX reads big ones in tiles too
     (("--tile", "0"), "tile", 0),              # --tile 0 reads every image whole

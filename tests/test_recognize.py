@@ -13,10 +13,13 @@ from digitdet.detector import DigitDetector
 from digitdet.errors import UserError
 from digitdet.recognize import (
     BACKGROUND,
+    BLUR_GATE,
     CROP,
     PAD,
     crop_square,
+    is_blurred,
     rescore,
+    sharpness,
     softmax,
     standardize,
     widen_hairline,
@@ -314,6 +317,89 @@ def test_recognizer_default(weights: Path, recognizer: bool | None, on: bool) ->
 def test_missing_recognizer_is_a_user_error(tmp_path: Path, weights: Path) -> None:
     with pytest.raises(UserError, match="recognizer weights .* not found"):
         DigitDetector(weights, recognizer=tmp_path / "nope.onnx")
+
+
+# ---------------------------------------------------------------- blurred images
+
+def bar(contrast: int = 255, sigma: float = 0.0, width: int = 4) -> np.ndarray:
+    """A ``(CROP, CROP) uint8`` crop: a dark upright bar on light paper, blurred by ``sigma``."""
+    crop = np.full((CROP, CROP), 255, np.uint8)
+    crop[6:26, 14:14 + width] = 255 - contrast
+    return cv2.GaussianBlur(crop, (0, 0), sigma) if sigma else crop
+
+
+@pytest.mark.parametrize("crop, low, high", [
+    (bar(), 0.5, 0.5),                       # step edges: half the contrast a pixel (Sobel / 8)
+    (bar(contrast=60), 0.5, 0.5),            # the same at a quarter of the contrast
+    (bar(sigma=1.0), BLUR_GATE, 0.4),        # slightly soft: just over the gate
+    (bar(sigma=2.0), 0.15, 0.25),            # a Gaussian blur of 2 px: well under it
+    (bar(sigma=3.0), 0.1, 0.2),              # of 3 px: lower still
+    (np.full((CROP, CROP), 128, np.uint8), 0.0, 0.0),  # flat: no edge at all
+    (bar(contrast=4), 0.25, 0.25),           # 4 gray levels: over a contrast floored at 8
+])
+def test_sharpness(crop: np.ndarray, low: float, high: float) -> None:
+    s = sharpness(crop[None])
+    assert s.shape == (1,) and s.dtype == np.float32
+    assert low - 1e-6 <= s[0] <= high + 1e-6
+
+
+def test_sharpness_is_opencvs_sobel() -> None:
+    # the vectorized gradient equals cv2.Sobel's (3x3, borders reflected) crop by crop
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (5, CROP, CROP)).astype(np.uint8)
+    crops[2] = cv2.GaussianBlur(crops[2], (0, 0), 2.0)
+    want = []
+    for c in crops.astype(np.float32):
+        g = np.hypot(cv2.Sobel(c, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(c, cv2.CV_32F, 0, 1, ksize=3)) / 8
+        want.append(np.percentile(g, 95) / max(np.percentile(c, 98) - np.percentile(c, 2), 8.0))
+    assert np.allclose(sharpness(crops), want, rtol=1e-5)
+    assert sharpness(np.zeros((0, CROP, CROP), np.uint8)).shape == (0,)
+
+
+@pytest.mark.parametrize("crops, blurred", [
+    (np.stack([bar(), bar(), bar(sigma=3.0)]), False),                  # most crops sharp
+    (np.stack([bar(), bar(sigma=2.0), bar(sigma=3.0)]), True),          # most crops blurred
+    (np.zeros((0, CROP, CROP), np.uint8), False),                      # no box: nothing to judge
+])
+def test_is_blurred(crops: np.ndarray, blurred: bool) -> None:
+    assert is_blurred(crops) is blurred
+
+
+@pytest.mark.parametrize("sigma, blur_member, classes", [
+    (0.0, True, [8, 8, 8]),    # sharp strokes: the recognizer reads them
+    (6.0, True, [3, 3, 3]),    # blurred: the blur member reads every crop
+    (6.0, False, [8, 8, 8]),   # blurred, no blur member: the recognizer still reads them
+])
+def test_blurred_image_goes_to_the_blur_member(tmp_path: Path, weights: Path, sigma: float,
+                                               blur_member: bool, classes: list[int]) -> None:
+    boxes = DigitDetector(weights, recognizer=False).predict(np.zeros((480, 640, 3), np.uint8))
+    img: np.ndarray = np.full((480, 640, 3), 255, np.uint8)
+    for x1, y1, x2, y2 in boxes.detections.xyxy.astype(int):  # a dark stroke in each box
+        cv2.rectangle(img, (x1 + 6, y1 + 6), (x2 - 6, y2 - 6), (0, 0, 0), 4)
+    if sigma:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8))
+    blur = make_recognizer(tmp_path / "blur.onnx", one_hot_logits(3)) if blur_member else False
+    pred = DigitDetector(weights, recognizer=rec, blur_recognizer=blur).predict(img)
+    assert sorted(pred.detections.class_id.tolist()) == classes
+
+
+@pytest.mark.parametrize("recognizer, blur_recognizer, on", [
+    (True, None, True),     # the shipped recognizer comes with its blur member
+    (True, False, False),   # --no-blur-recognizer
+    ("rec", None, False),   # another recognizer: none unless asked
+    ("rec", True, True),    # ... or asked for
+])
+def test_blur_member_default(tmp_path: Path, weights: Path, recognizer: bool | str,
+                             blur_recognizer: bool | None, on: bool) -> None:
+    rec = make_recognizer(tmp_path / "rec.onnx", one_hot_logits(8)) if recognizer == "rec" else True
+    det = DigitDetector(weights, recognizer=rec, blur_recognizer=blur_recognizer)
+    assert det.recognizer is not None and (det.recognizer.blurred is not None) == on
+
+
+def test_missing_blur_recognizer_is_a_user_error(tmp_path: Path, weights: Path) -> None:
+    with pytest.raises(UserError, match="blur recognizer weights .* not found"):
+        DigitDetector(weights, recognizer=True, blur_recognizer=tmp_path / "nope.onnx")
 
 
 

@@ -92,11 +92,13 @@ Pipeline = Callable[[list[np.ndarray]], tuple[Timing, list[Any]]]
 
 def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = None,
                        refiner: Path | None = None, context: bool = True,
+                       blur_recognizer: Path | None = None,
                        ) -> tuple[dict[str, Pipeline], int]:
     """digitdet one frame at a time (``seq``), and with several frames in flight (``many``), the
-    detector alone; with a ``recognizer`` (and a ``refiner``), both again with them (``seq+rec``,
-    ``many+rec``; ``context`` as :class:`~digitdet.detector.DigitDetector`'s); and the image
-    size used (``imgsz=None``: the model's own default, from the ONNX metadata)."""
+    detector alone; with a ``recognizer`` (its ``blur_recognizer``, and a ``refiner``), both
+    again with them (``seq+rec``, ``many+rec``; ``context`` as
+    :class:`~digitdet.detector.DigitDetector`'s); and the image size used (``imgsz=None``: the
+    model's own default, from the ONNX metadata)."""
     from digitdet.detector import DigitDetector
 
     def finish(name: str, preds: list[Any], dt: float) -> tuple[Timing, list[Any]]:
@@ -120,7 +122,7 @@ def digitdet_pipelines(onnx: Path, imgsz: int | None, recognizer: Path | None = 
     pipes = pipelines(det, "", "")
     if recognizer is not None:
         second = DigitDetector(onnx, imgsz=imgsz, recognizer=recognizer, refiner=refiner or False,
-                               context=context)
+                               context=context, blur_recognizer=blur_recognizer or False)
         pipes.update(pipelines(second, "+rec", " + recognizer" + (" + refiner" if refiner else "")))
     return pipes, det.imgsz
 
@@ -167,7 +169,7 @@ def compare(ours: list[Any], theirs: list[Any], tol: float = 1.0) -> tuple[int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from digitdet.detector import DEFAULT_RECOGNIZER, DEFAULT_REFINER
+    from digitdet.detector import DEFAULT_BLUR_RECOGNIZER, DEFAULT_RECOGNIZER, DEFAULT_REFINER
 
     weights_dir = Path(str(resources.files("digitdet") / "weights"))
     p = argparse.ArgumentParser(prog="python -m digitdet.bench", description=__doc__,
@@ -182,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recognizer", default=str(weights_dir / DEFAULT_RECOGNIZER),
                    help="time digitdet with this second stage too (default: the shipped one)")
     p.add_argument("--no-recognizer", action="store_true", help="time the detector alone")
+    p.add_argument("--blur-recognizer", default=str(weights_dir / DEFAULT_BLUR_RECOGNIZER),
+                   help="the recognizer's member for blurred images (default: the shipped one)")
+    p.add_argument("--no-blur-recognizer", action="store_true",
+                   help="the recognizer without its member for blurred images")
     p.add_argument("--refiner", default=str(weights_dir / DEFAULT_REFINER),
                    help="and with this box refiner after the recognizer (default: the shipped one)")
     p.add_argument("--no-refiner", action="store_true", help="the recognizer without a refiner")
@@ -191,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["YOLO_OFFLINE"] = "1"
     recognizer = None if args.no_recognizer else Path(args.recognizer)
     refiner = None if args.no_refiner or not recognizer else Path(args.refiner)
-    for path in (args.onnx, args.pt, *([recognizer] if recognizer else []),
-                 *([refiner] if refiner else [])):
+    blur = None if args.no_blur_recognizer or not recognizer else Path(args.blur_recognizer)
+    for path in (args.onnx, args.pt, *(x for x in (recognizer, refiner, blur) if x)):
         if not Path(path).is_file():
             print(f"digitdet.bench: error: {path} not found", file=sys.stderr)
             return 2
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         size = parse_size(args.frame_size, "--frame-size")
         frames = load_frames(args.images, args.n, size)
         pipes, imgsz = digitdet_pipelines(Path(args.onnx), args.imgsz, recognizer, refiner,
-                                          not args.no_context)
+                                          not args.no_context, blur)
     except (FileNotFoundError, UserError) as exc:
         print(f"digitdet.bench: error: {exc}", file=sys.stderr)
         return 2

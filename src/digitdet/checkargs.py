@@ -32,6 +32,5 @@ def build_detector(args: argparse.Namespace, **settings: Any) -> Any:
     from digitdet.detector import DigitDetector
 
     return DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                         recognizer=recognize.from_arguments(args),
-                         refiner=refine.from_arguments(args), context=not args.no_context,
-                         **settings)
+                         **recognize.from_arguments(args),
+                         refiner=refine.from_arguments(args), **settings)

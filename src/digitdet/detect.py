@@ -278,9 +278,8 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     detector = detector_factory(weights=args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                 iou=args.iou_thres, max_det=args.max_det, classes=args.classes,
                                 device=args.device, agnostic_nms=args.agnostic_nms,
-                                augment=args.augment, recognizer=recognize.from_arguments(args),
-                                refiner=refine.from_arguments(args),
-                                context=not args.no_context, tile=tile)
+                                augment=args.augment, **recognize.from_arguments(args),
+                                refiner=refine.from_arguments(args), tile=tile)
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:

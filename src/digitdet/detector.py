@@ -41,6 +41,7 @@ from digitdet.tiles import (
 
 DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
+DEFAULT_BLUR_RECOGNIZER = "digitdet-rec-blur.onnx"
 DEFAULT_REFINER = "digitdet-box.onnx"
 
 
@@ -70,6 +71,9 @@ class DigitDetector:
     confident box, no second box on a digit: :func:`digitdet.numbers.dedupe`), and ``context``
     (default) lifts a faint box that the recognizer reads surely beside confident digits, as a
     1 written as one upright stroke (:mod:`digitdet.context`).
+    ``blur_recognizer`` reads the crops of a blurred image instead (a photo out of focus or
+    shaken: :func:`digitdet.recognize.is_blurred`): ``None`` (default) the shipped one where the
+    shipped recognizer is used, ``True`` the shipped one, a path another, ``False`` none.
     ``refiner`` redraws each returned box from its crop (:mod:`digitdet.refine`), the same way:
     ``None`` (default) the shipped one where the shipped recognizer is used, ``True`` the
     shipped one, a path another, ``False`` none (the detector's boxes).
@@ -88,6 +92,7 @@ class DigitDetector:
                  classes: list[int] | None = None, device: str = "cpu",
                  agnostic_nms: bool = False, scaleup: bool = False, augment: bool = False,
                  recognizer: bool | str | Path | None = None,
+                 blur_recognizer: bool | str | Path | None = None,
                  refiner: bool | str | Path | None = None, context: bool = True,
                  tile: Tile = AUTO) -> None:
         check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
@@ -111,9 +116,13 @@ class DigitDetector:
         self.recognizer: Recognizer | None = None
         if recognizer is None:
             recognizer = weights is None
+        if blur_recognizer is None:
+            blur_recognizer = recognizer is True
         if recognizer is not False:
             rec = default_weights(DEFAULT_RECOGNIZER) if recognizer is True else Path(recognizer)
-            self.recognizer = Recognizer(rec)
+            blur = (None if blur_recognizer is False else default_weights(DEFAULT_BLUR_RECOGNIZER)
+                    if blur_recognizer is True else Path(blur_recognizer))
+            self.recognizer = Recognizer(rec, blur)
         self.refiner: Refiner | None = None
         if refiner is None:
             refiner = weights is None and recognizer is True

@@ -7,12 +7,18 @@ took for one). :func:`rescore` then takes the recognizer's digit as the class an
 ``sqrt(detector confidence * its probability)`` as the confidence, so a box the recognizer calls
 background fades out, and two boxes that now read the same digit are merged by NMS. Trained
 with ``python -m digitdet.recognize_train``.
+
+A second member trained on blurred scenes (``digitdet-rec-blur.onnx``) reads the crops of a
+blurred image instead: when the median :func:`sharpness` of an image's crops is under
+:data:`BLUR_GATE` (a photo out of focus or shaken), all its crops go to it; sharp images, the
+fonts and drawn digits among them, are read by the first as before.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
@@ -28,6 +34,10 @@ MARGIN = 1.3  # crop side = MARGIN x the box's longer side (+ 2 px), centred on 
 BACKGROUND = 10  # the recognizer's 11th class: not a digit
 PAD = 114  # gray for a box wholly outside the image
 HAIRLINE_WIDEN = 2  # side of the min/max filter that widens a shrunk hairline in a crop, pixels
+# an image whose crops' median sharpness is under this is read by the blur member: chosen on the
+# seed-3 val scenes (clean and blurred) and training font scenes (docs/training-log.md, "Blurred
+# images read by a blur member"); sharp crops score about 0.4, a Gaussian blur of 2 px 0.25
+BLUR_GATE = 0.33
 
 
 def crop_square(image: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -86,6 +96,32 @@ def crop_digits(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     return out
 
 
+def sharpness(crops: np.ndarray) -> np.ndarray:
+    """``(N,) float32``: how steep the edges of each ``(N, S, S) uint8`` crop are, the 95th
+    percentile of its Sobel gradient magnitude (3x3, divided by 8: gray levels a pixel, borders
+    reflected as OpenCV's) over its contrast (98th minus 2nd percentile of its gray levels, at
+    least 8). About 0.5 for ink with step edges, 0.25 under a Gaussian blur of 2 px; 0 for a flat
+    crop."""
+    x = crops.astype(np.float32)
+    if not len(x):
+        return np.zeros(0, np.float32)
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)), mode="reflect")  # OpenCV's BORDER_REFLECT_101
+    dx = p[:, :, 2:] - p[:, :, :-2]  # (N, S+2, S): horizontal differences
+    dy = p[:, 2:] - p[:, :-2]  # (N, S, S+2): vertical differences
+    gx = (dx[:, :-2] + 2 * dx[:, 1:-1] + dx[:, 2:]) / 8
+    gy = (dy[:, :, :-2] + 2 * dy[:, :, 1:-1] + dy[:, :, 2:]) / 8
+    grad = np.sqrt(gx * gx + gy * gy).reshape(len(x), -1)
+    flat = x.reshape(len(x), -1)
+    lo, hi = np.percentile(flat, [2, 98], axis=1)
+    return (np.percentile(grad, 95, axis=1) / np.maximum(hi - lo, 8.0)).astype(np.float32)
+
+
+def is_blurred(crops: np.ndarray, gate: float = BLUR_GATE) -> bool:
+    """Whether an image whose boxes gave the ``(N, S, S) uint8`` crops looks blurred: the median
+    of their :func:`sharpness` is under ``gate`` (False with no crop)."""
+    return bool(len(crops)) and float(np.median(sharpness(crops))) < gate
+
+
 def standardize(crops: np.ndarray, ddof: int = 1) -> np.ndarray:
     """``(N, S, S) uint8`` -> ``(N, 1, S, S) float32``, each crop to zero mean and unit spread
     (spread at least 8 gray levels, with ``ddof`` as numpy's std), so paper, boards and
@@ -120,20 +156,25 @@ def rescore(det: Detections, probs: np.ndarray, iou: float, agnostic: bool = Fal
 
 class Recognizer:
     """The recognizer's ONNX model on ONNX Runtime: ``(N, 1, 32, 32) float32`` standardized
-    crops in, ``(N, 11)`` logits out (see :func:`standardize`)."""
+    crops in, ``(N, 11)`` logits out (see :func:`standardize`); with ``blurred``, a second such
+    model that reads the crops of images :func:`is_blurred` calls blurred (at ``gate``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, blurred: Path | None = None, gate: float = BLUR_GATE) -> None:
         self.session = crop_model_session(path, "recognizer")
-        self.input_name = self.session.get_inputs()[0].name
-        self.path = path
+        self.blurred = crop_model_session(blurred, "blur recognizer") if blurred else None
+        self.path, self.blurred_path, self.gate = path, blurred, gate
 
     def __call__(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         """``(N, 11) float32`` probabilities for boxes ``xyxy (N, 4)`` on ``image``, ``(H, W)
         uint8`` gray or ``(H, W, 3) uint8`` BGR."""
         if not len(xyxy):
             return np.zeros((0, BACKGROUND + 1), np.float32)
-        logits = self.session.run(None, {self.input_name: standardize(crop_digits(image, xyxy))})[0]
-        return softmax(logits)
+        crops = crop_digits(image, xyxy)
+        session = self.session
+        if self.blurred is not None and is_blurred(crops, self.gate):
+            session = self.blurred
+        name = session.get_inputs()[0].name
+        return softmax(session.run(None, {name: standardize(crops)})[0])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -143,19 +184,37 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--recognizer PATH``, ``--no-recognizer`` and ``--no-context`` on a CLI that builds a
-    DigitDetector (``context=not args.no_context``)."""
+    """``--recognizer PATH``, ``--no-recognizer``, ``--blur-recognizer PATH``,
+    ``--no-blur-recognizer`` and ``--no-context`` on a CLI that builds a DigitDetector (its
+    keyword arguments: :func:`from_arguments`)."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--recognizer", default=None, metavar="PATH",
                        help="second-stage recognizer ONNX (default: the shipped one with the "
                             "shipped detector, none with other --weights)")
     group.add_argument("--no-recognizer", action="store_true",
                        help="keep the detector's own classes and scores")
+    blur = parser.add_mutually_exclusive_group()
+    blur.add_argument("--blur-recognizer", default=None, metavar="PATH",
+                      help="recognizer ONNX for blurred images (default: the shipped one with "
+                           "the shipped recognizer, none with another --recognizer)")
+    blur.add_argument("--no-blur-recognizer", action="store_true",
+                      help="read blurred images with the recognizer too")
     parser.add_argument("--no-context", action="store_true",
                         help="lift no faint box for the confident digits beside it "
                              "(digitdet.context; only with the recognizer)")
 
 
-def from_arguments(args: argparse.Namespace) -> bool | str | None:
-    """The ``recognizer`` argument of :class:`~digitdet.detector.DigitDetector` for those flags."""
-    return False if args.no_recognizer else args.recognizer
+class RecognizerArgs(TypedDict):
+    """:class:`~digitdet.detector.DigitDetector`'s keyword arguments for the recognizer."""
+
+    recognizer: bool | str | None
+    blur_recognizer: bool | str | None
+    context: bool
+
+
+def from_arguments(args: argparse.Namespace) -> RecognizerArgs:
+    """The ``recognizer``, ``blur_recognizer`` and ``context`` arguments of
+    :class:`~digitdet.detector.DigitDetector` for those flags."""
+    return {"recognizer": False if args.no_recognizer else args.recognizer,
+            "blur_recognizer": False if args.no_blur_recognizer else args.blur_recognizer,
+            "context": not args.no_context}

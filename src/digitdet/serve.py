@@ -151,9 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return error_exit(PROG, UserError("install the serve extra: pip install 'digitdet[serve]'"))
     try:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 augment=args.augment, recognizer=recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args),
-                                 context=not args.no_context)
+                                 augment=args.augment, **recognize.from_arguments(args),
+                                 refiner=refine.from_arguments(args))
     except UserError as exc:
         return error_exit(PROG, exc)
     try:  # bound here, not by uvicorn, so a taken port is one line of ours and exit 2

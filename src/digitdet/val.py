@@ -375,9 +375,8 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
-                                 scaleup=args.scaleup, recognizer=recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args),
-                                 context=not args.no_context)
+                                 scaleup=args.scaleup, **recognize.from_arguments(args),
+                                 refiner=refine.from_arguments(args))
         split_records(Path(args.dataset), args.split, 1)  # a missing split fails at once
         data = None
         if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
