@@ -24,7 +24,7 @@ CFG ?= $(if $(filter cpu,$(DEVICE)),configs/train-cpu.yaml,configs/train.yaml)
 SOURCE ?= assets/samples
 JUDGED = $(if $(filter %.onnx,$(WEIGHTS)),$(WEIGHTS),runs/judge/$(NAME).onnx)
 
-.PHONY: setup fonts data samples train export ship recognizer ship-recognizer refiner ship-refiner detect val judge bench serve loadtest test lint clean
+.PHONY: setup fonts data samples train export ship recognizer ship-recognizer ship-blur-recognizer refiner ship-refiner detect val judge bench serve loadtest test lint clean
 
 $(UV):
 	python3 -m venv .venv-uv && .venv-uv/bin/pip install -q uv==0.13.9
@@ -81,6 +81,9 @@ recognizer: $(STAMP)  ## train the second-stage recognizer on REC_DATA (folders)
 
 ship-recognizer:  ## make REC=recognizer.onnx the packaged second stage
 	cp $(REC) src/digitdet/weights/digitdet-rec.onnx
+
+ship-blur-recognizer:  ## make REC=recognizer.onnx the packaged reader of blurred images
+	cp $(REC) src/digitdet/weights/digitdet-rec-blur.onnx
 
 # the box refiner (digitdet.refine): crops of REF_DATA's train scenes, boxes of the shipped detector
 REF_DATA ?= datasets/digits

@@ -24,6 +24,9 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.bench", "--recognizer", "missing.onnx"], "not found"),             # bench 2nd stage
     (["-m", "digitdet.detect", "--source", "x.jpg", "--recognizer", "r.onnx"], "not found"),  # source first
     (["-m", "digitdet.val", "--no-mnist", "--recognizer", "r.onnx"], "recognizer weights"),  # 2nd stage
+    (["-m", "digitdet.bench", "--blur-recognizer", "missing.onnx"], "not found"),        # bench blur member
+    (["-m", "digitdet.val", "--no-mnist", "--blur-recognizer", "b.onnx"],
+     "blur recognizer weights"),                                                         # blur member
     (["-m", "digitdet.recognize_train", "--data", "d", "--epochs", "0"], "at least 1"),  # epochs
     (["-m", "digitdet.recognize_train", "--data", "none"], "not found"),                 # no scenes
     (["-m", "digitdet.recognize_train", "--data", "d", "--augment", "-1"], "at least 0"),  # augment

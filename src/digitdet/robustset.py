@@ -10,7 +10,9 @@ Usage:
     python -m digitdet.robustset --dataset datasets/digits-s3 --split val --weights best.onnx
                                        # a model of your own is read alone; to read it as shipped:
     python -m digitdet.robustset --weights best.onnx --recognizer src/digitdet/weights/digitdet-rec.onnx \
+        --blur-recognizer src/digitdet/weights/digitdet-rec-blur.onnx \
         --refiner src/digitdet/weights/digitdet-box.onnx
+    python -m digitdet.robustset --no-blur-recognizer             # blurred images read as sharp ones
 
 Each line gives digit precision / recall / F1, number exact-match and whole-scene accuracy at
 the default confidence, scored as ``python -m digitdet.val`` scores the clean split. A scene's

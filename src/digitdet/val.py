@@ -389,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         rec, ref = detector.recognizer, detector.refiner
         report: dict[str, Any] = {"weights": str(detector.weights),
                                   "recognizer": str(rec.path) if rec else None,
+                                  "blur_recognizer": str(rec.blurred_path)
+                                  if rec and rec.blurred_path else None,
                                   "refiner": str(ref.path) if ref else None,
                                   "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
