@@ -118,17 +118,15 @@ class DigitDetector:
             recognizer = weights is None
         if blur_recognizer is None:
             blur_recognizer = recognizer is True
-        if recognizer is not False:
-            rec = default_weights(DEFAULT_RECOGNIZER) if recognizer is True else Path(recognizer)
-            blur = (None if blur_recognizer is False else default_weights(DEFAULT_BLUR_RECOGNIZER)
-                    if blur_recognizer is True else Path(blur_recognizer))
-            self.recognizer = Recognizer(rec, blur)
+        rec = model_path(recognizer, DEFAULT_RECOGNIZER)
+        if rec is not None:
+            self.recognizer = Recognizer(rec, model_path(blur_recognizer, DEFAULT_BLUR_RECOGNIZER))
         self.refiner: Refiner | None = None
         if refiner is None:
             refiner = weights is None and recognizer is True
-        if refiner is not False:
-            path = default_weights(DEFAULT_REFINER) if refiner is True else Path(refiner)
-            self.refiner = Refiner(path)
+        box = model_path(refiner, DEFAULT_REFINER)
+        if box is not None:
+            self.refiner = Refiner(box)
 
     def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None,
                 tile: Tile = None) -> Prediction:
@@ -305,6 +303,14 @@ class DigitDetector:
 # (at most half the size), where even a digit filling the frame is a size the model reads well.
 BIG_PX = 112
 ZOOM_PX = 160
+
+
+def model_path(setting: bool | str | Path, name: str) -> Path | None:
+    """A second-stage model's file for its setting: ``False`` none, ``True`` the shipped ``name``,
+    else the path given."""
+    if setting is False:
+        return None
+    return default_weights(name) if setting is True else Path(setting)
 
 
 def check_settings(imgsz: int | None, conf: float, iou: float, max_det: int,

@@ -161,7 +161,9 @@ class Recognizer:
 
     def __init__(self, path: Path, blurred: Path | None = None, gate: float = BLUR_GATE) -> None:
         self.session = crop_model_session(path, "recognizer")
+        self.input_name = self.session.get_inputs()[0].name
         self.blurred = crop_model_session(blurred, "blur recognizer") if blurred else None
+        self.blurred_input = self.blurred.get_inputs()[0].name if self.blurred else ""
         self.path, self.blurred_path, self.gate = path, blurred, gate
 
     def __call__(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
@@ -170,10 +172,9 @@ class Recognizer:
         if not len(xyxy):
             return np.zeros((0, BACKGROUND + 1), np.float32)
         crops = crop_digits(image, xyxy)
-        session = self.session
+        session, name = self.session, self.input_name
         if self.blurred is not None and is_blurred(crops, self.gate):
-            session = self.blurred
-        name = session.get_inputs()[0].name
+            session, name = self.blurred, self.blurred_input
         return softmax(session.run(None, {name: standardize(crops)})[0])
 
 
