@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -289,6 +290,51 @@ def test_every_source_kind(tmp_path: Path) -> None:
             got = list(frames)
         assert len(got) == n, spec
         assert all(f.image.ndim == 3 and f.image.dtype == np.uint8 for f in got)
+
+
+def quadrant_frame(h: int = 48, w: int = 64) -> np.ndarray:
+    """``(h, w, 3) uint8``: four flat quadrants (black, white / red, blue), so a turn shows."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[: h // 2, w // 2:] = 255
+    img[h // 2:, : w // 2] = (0, 0, 255)
+    img[h // 2:, w // 2:] = (255, 0, 0)
+    return img
+
+
+def sideways_video(path: Path, frame: np.ndarray, degrees: int, n: int = 3) -> Path:
+    """An MP4 of ``frame`` whose track says "turn me ``degrees`` clockwise to show me", as a
+    phone writes a video filmed in portrait: the display matrix of its ``tkhd`` box (version 0:
+    the matrix is 40 bytes after the box type, nine big-endian 16.16 / 2.30 fixed numbers)."""
+    with VideoWriter(path, 10.0) as vw:
+        for _ in range(n):
+            vw.write(frame)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd") + 4 + 40
+    cos, sin = {0: (1, 0), 90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees]
+    data[at:at + 36] = struct.pack(">9i", cos << 16, sin << 16, 0, -sin << 16, cos << 16, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("degrees", [
+    0,    # stored upright: read as stored
+    90,   # a phone held upright, its sensor sideways (the usual portrait video)
+    180,  # filmed upside down
+    270,  # portrait, held the other way
+])
+def test_sideways_video_is_read_upright(tmp_path: Path, weights: Path, degrees: int) -> None:
+    stored = quadrant_frame()
+    shown = np.rot90(stored, k=-degrees // 90)  # clockwise
+    vid = sideways_video(tmp_path / "phone.mp4", stored, degrees)
+    with open_source(str(vid)) as frames:
+        got = [f.image for f in frames]
+    assert len(got) == 3 and got[0].shape == shown.shape
+    assert np.abs(got[0].astype(int) - shown).mean() < 8  # the codec's loss, not a turn (~120)
+    assert detect.main(cli(tmp_path, weights, "--source", str(vid))) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "runs" / "exp" / "phone.mp4"))
+    size = (cap.get(cv2.CAP_PROP_FRAME_HEIGHT), cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    cap.release()
+    assert size == shown.shape[:2]  # the annotated video is written as it is shown
 
 
 def test_bad_entry_in_list_is_skipped_and_reported(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@
 an ``rtsp://`` / ``http(s)://`` stream, or a ``.txt`` file listing any of these. Frames are
 ``Frame(image, index, source, fps)``; captures are released when the generator closes. No drawing
 and no preprocessing happen here. Unreadable images inside a folder are reported via
-``on_skip`` and skipped.
+``on_skip`` and skipped. A video whose metadata says to turn it (a phone's portrait video) comes out
+turned: OpenCV's FFmpeg reader does it (``CAP_PROP_ORIENTATION_AUTO``, on by default).
 """
 
 from __future__ import annotations
