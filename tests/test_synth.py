@@ -247,6 +247,14 @@ def test_blur_config_is_synth_with_more_blur() -> None:
     assert dataclasses.replace(blur, blur_prob=0.35, motion_max=7, camera_prob=0.8) == plain
 
 
+def test_roll_config_is_synth_with_every_photo_turned() -> None:
+    plain = load_synth_config(ROOT / "configs" / "synth.yaml")
+    roll = load_synth_config(ROOT / "configs" / "synth-roll.yaml")
+    assert plain.roll_prob == 0.0  # the test split is never turned
+    assert (roll.roll_prob, roll.roll) == (1.0, 15.0)
+    assert dataclasses.replace(roll, roll_prob=0.0) == plain
+
+
 @pytest.mark.parametrize("weights, classes", [
     ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0], {1}),        # only 1s
     ([0, 0, 0, 0, 0, 0, 0, 2, 0, 1], {7, 9}),     # only 7s and 9s
@@ -895,3 +903,66 @@ def test_touch_gap_sets_how_far_touching_digits_overlap(data: mnist.Mnist) -> No
     assert len(deep) > 5 and len(apart) > 5
     assert np.median(deep) > 0.15   # inks overlapping by a quarter of the line's height
     assert np.median(apart) < 0.0   # a gap between the inks
+
+
+@pytest.mark.parametrize("seed, degrees", [  # the turn each seed draws from up to 15 either way
+    (0, 4.11),    # a little counter-clockwise
+    (1, 0.35),    # hardly turned
+    (3, -12.43),  # clockwise
+    (4, 13.29),   # near the most
+])
+def test_roll_turns_the_ink_and_its_points_together(seed: int, degrees: float) -> None:
+    img = np.ones((120, 160, 3), np.float32)
+    img[30:90, 70:82] = 0.0  # an upright bar of ink, 12 x 60 px
+    canvas = scene_mod._Canvas(120, 160)
+    ys, xs = np.mgrid[30:90, 70:82]
+    canvas.ink_points.append(np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32))
+    cfg = SynthConfig(roll=15.0)
+    out = scene_mod._roll(np.random.default_rng(seed), cfg, img, canvas)
+    ys, xs = np.nonzero(out.min(axis=2) < 0.5)  # the turned ink, half covered or more
+    pts = canvas.ink_points[0]
+    got = [pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max() + 1, pts[:, 1].max() + 1]
+    want = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+    assert np.abs(np.subtract(got, want)).max() <= 1.5  # the label's box is the ink's box
+    a = np.radians(abs(degrees))  # turned: the 12 x 60 bar spans 12 cos + 60 sin columns
+    assert xs.max() - xs.min() + 1 == pytest.approx(12 * np.cos(a) + 60 * np.sin(a), abs=1.5)
+
+
+@pytest.mark.parametrize("points, share", [
+    ([[5, 5], [10, 10]], 0.0),      # all inside a 20 x 30 (h x w) image
+    ([[5, 5], [35, 5]], 0.5),       # one past the right edge
+    ([[-1, 5], [5, 20], [29.5, 19.5]], 2 / 3),  # left of x 0, below y 20 (h); the last just inside
+    ([], 1.0),                      # no ink at all: nothing of it to see
+])
+def test_outside_share(points: list[list[float]], share: float) -> None:
+    canvas = scene_mod._Canvas(20, 30)
+    canvas.ink_points.append(np.asarray(points, np.float32).reshape(-1, 2))
+    assert scene_mod.outside_share(canvas, 20, 30)[0] == pytest.approx(share)
+
+
+def test_roll_prob_turns_photos_and_keeps_old_scenes(data: mnist.Mnist) -> None:
+    pool = build_pool(["train[0:60]"], data)
+
+    def scenes(**extra: float) -> list[scene_mod.Scene]:
+        return list(iter_scenes(pool, SynthConfig(**SMALL, seed=5, **extra), "train", 6))  # type: ignore[arg-type]
+
+    a, b, c = scenes(), scenes(roll_prob=0.0, roll=30.0), scenes(roll_prob=1.0, roll=30.0)
+    for x, y in zip(a, b, strict=True):  # 0: no draw, so the same images and labels as before
+        assert np.array_equal(x.image, y.image) and np.array_equal(x.boxes, y.boxes)
+    photos = [k for k, x in enumerate(a) if x.surface not in ("canvas_white", "canvas_black")]
+    assert photos and all(not np.array_equal(a[k].image, c[k].image) for k in photos)
+    for s in c:
+        h, w = s.image.shape[:2]
+        assert len(s.boxes) == len(s.classes) == sum(len(n) for n in s.numbers)
+        assert ((s.boxes[:, 2] > s.boxes[:, 0]) & (s.boxes[:, 3] > s.boxes[:, 1])).all()
+        assert (s.boxes >= 0).all() and (s.boxes[:, [0, 2]] <= w).all() and (s.boxes[:, [1, 3]] <= h).all()
+
+
+@pytest.mark.parametrize("roll, ok", [(0.0, True), (15.0, True), (45.0, True), (46.0, False), (-1.0, False)])
+def test_roll_is_checked(roll: float, ok: bool) -> None:
+    cfg = SynthConfig(roll=roll)
+    if ok:
+        assert cfg.validate() is cfg
+    else:
+        with pytest.raises(UserError, match=f"roll must be 0-45 degrees, got {roll}"):
+            cfg.validate()

@@ -69,6 +69,8 @@ class SynthConfig:
     page_edge_prob: float = 0.2
     perspective_prob: float = 0.4
     perspective: float = 0.06
+    roll_prob: float = 0.0  # a photo taken with the camera turned: the whole scene rolled
+    roll: float = 15.0  # ... by up to this many degrees either way
     camera_prob: float = 0.8
     blur_prob: float = 0.35  # of a camera-treated scene: blurred, shaken or out of focus
     motion_max: int = 7  # longest motion blur, px (odd, 3 or more)
@@ -95,6 +97,8 @@ class SynthConfig:
         for name, pair, ok, rule in pairs:
             if len(pair) != 2 or not ok(*pair):
                 raise UserError(f"{name} must be [min, max] with {rule}, got {pair}")
+        if not 0.0 <= self.roll <= 45.0:
+            raise UserError(f"roll must be 0-45 degrees, got {self.roll}")
         if self.motion_max < 3 or self.motion_max % 2 == 0:
             raise UserError(f"motion_max must be odd and at least 3, got {self.motion_max}")
         if self.class_weights and (len(self.class_weights) != 10 or min(self.class_weights) < 0

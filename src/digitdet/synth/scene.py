@@ -2,7 +2,8 @@
 
 :func:`make_scene` takes an explicit ``np.random.Generator``; the same generator state gives the
 same image and labels. Boxes are tight around each digit's ink (alpha >= 30 % of its peak), also
-after the perspective warp, which moves the ink pixels themselves and re-boxes them. A digit
+after the perspective warp and the roll, which move the ink pixels themselves and re-box them
+(a digit turned mostly out of the picture loses its label). A digit
 that a scribble or written words cover for the most part keeps its ink but loses its label
 (:data:`COVERED_SHARE`), and its number is split there.
 """
@@ -631,6 +632,29 @@ def _perspective(rng: np.random.Generator, cfg: SynthConfig, img: np.ndarray, ca
     return out
 
 
+def _roll(rng: np.random.Generator, cfg: SynthConfig, img: np.ndarray, canvas: _Canvas) -> np.ndarray:
+    """Turn the image ``(H, W, 3) float32`` and every digit's ink points about the image's centre
+    by up to ``cfg.roll`` degrees either way (a photo taken with the camera rolled); edges
+    replicated."""
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-cfg.roll, cfg.roll)), 1.0)
+    out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    for i, pts in enumerate(canvas.ink_points):  # pixel centres turn as the warp turns them
+        canvas.ink_points[i] = (cv2.transform(pts[None] + 0.5, m)[0] - 0.5).astype(np.float32)
+    return out
+
+
+def outside_share(canvas: _Canvas, h: int, w: int) -> np.ndarray:
+    """``(N,) float32``: for each digit on ``canvas``, the share of its ink points outside an
+    ``h x w`` image (1 for a digit with no ink point)."""
+    share = np.ones(len(canvas.ink_points), np.float32)
+    for k, pts in enumerate(canvas.ink_points):
+        if len(pts):
+            inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+            share[k] = 1.0 - float(inside.mean())
+    return share
+
+
 def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> Scene:
     """Render one scene from ``rng`` (see module docstring)."""
     sizes = np.asarray(cfg.sizes)
@@ -669,6 +693,11 @@ def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> S
         page_edge = rng.random() < cfg.page_edge_prob
         if page_edge or rng.random() < cfg.perspective_prob:
             img = _perspective(rng, cfg, img, canvas, page_edge)
+        if cfg.roll_prob > 0 and rng.random() < cfg.roll_prob:  # 0: no draw, old scenes as they were
+            img = _roll(rng, cfg, img, canvas)
+            gone = outside_share(canvas, h, w) > 0.5  # turned mostly out of the picture: unlabeled
+            if gone.any():
+                numbers = drop_digits(canvas, numbers, gone)
     out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     if not clean and rng.random() < cfg.camera_prob:
         out = apply_camera(rng, out, cfg.blur_prob, cfg.motion_max)
