@@ -1,6 +1,6 @@
 """DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> recognizer
 (second look at each box) -> refiner (each kept box redrawn) -> the boxes numbers are read from
-(with the recognizer) -> numbers."""
+(with the recognizer) -> numbers; all again on the image turned level when its rows slope."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import numpy as np
 from digitdet.backends import Backend, OnnxBackend, load_backend
 from digitdet.context import FLOOR, LIFT
 from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
+from digitdet.deskew import ANGLE_CONF, MIN_DEGREES, boxes_back, row_angle, turn
 from digitdet.errors import UserError
 from digitdet.image import ImageLike, as_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
@@ -83,6 +84,9 @@ class DigitDetector:
     (scans, big photos of small handwriting); a number of pixels reads every image bigger than
     that in tiles of that side too; ``None`` or 0 reads every image whole
     (:mod:`digitdet.tiles`).
+    ``deskew`` (default): an image whose numbers' rows slope :data:`digitdet.deskew.MIN_DEGREES`
+    or more (a photo taken with the camera rolled) is read again turned level, and that read's
+    boxes, turned back and refined, are returned (:mod:`digitdet.deskew`).
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -94,7 +98,7 @@ class DigitDetector:
                  recognizer: bool | str | Path | None = None,
                  blur_recognizer: bool | str | Path | None = None,
                  refiner: bool | str | Path | None = None, context: bool = True,
-                 tile: Tile = AUTO) -> None:
+                 tile: Tile = AUTO, deskew: bool = True) -> None:
         check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -109,7 +113,7 @@ class DigitDetector:
             raise UserError(f"classes are this model's class ids {_id_range(self.names)}, got {bad[0]}")
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
         self.agnostic_nms, self.scaleup, self.augment = agnostic_nms, scaleup, augment
-        self.context, self.tile = context, tile
+        self.context, self.tile, self.deskew = context, tile, deskew
         if augment and self.fixed:
             raise UserError("augment needs a model with a dynamic input size (this one is fixed)")
         self._pool: list[Backend] = []
@@ -186,6 +190,42 @@ class DigitDetector:
     def _predict(self, backend: Backend, image: ImageLike, rgb: bool,
                  conf: float | None, tile: Tile) -> Prediction:
         img = as_bgr8(image, rgb)
+        first = self._read(backend, img, conf, tile)
+        if not self.deskew:
+            return first
+        thres = self.conf if conf is None else conf
+        angle = row_angle(first.detections, max(thres, ANGLE_CONF))
+        if angle is None or abs(angle) < MIN_DEGREES:
+            return first
+        return self._read_level(backend, img, conf, tile, angle, first)
+
+    def _read_level(self, backend: Backend, img: np.ndarray, conf: float | None, tile: Tile,
+                    angle: float, first: Prediction) -> Prediction:
+        """``img`` read again turned level by ``angle`` degrees (:func:`digitdet.deskew.turn`):
+        that read's boxes turned back into ``img`` and refined there; ``first`` (the read as it
+        is) when the turned one finds nothing. Times and tiles are both reads'."""
+        t0 = time.perf_counter()
+        level, m = turn(img, angle)
+        turn_ms = (time.perf_counter() - t0) * 1e3
+        second = self._read(backend, level, conf, tile)
+        if not len(second.detections):
+            return first
+        t0 = time.perf_counter()
+        h, w = img.shape[:2]
+        xyxy, inside = boxes_back(second.detections.xyxy, m, w, h)
+        det = Detections(xyxy, second.detections.confidence[inside], second.detections.class_id[inside])
+        if self.refiner and len(det):  # the turned-back box envelopes the digit: fit it to the ink
+            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
+        if self.recognizer and len(det):
+            det = det[dedupe(det)]
+        numbers = read_numbers(det, deduped=self.recognizer is not None)
+        post_ms = (time.perf_counter() - t0) * 1e3
+        a, b = first.timing_ms, second.timing_ms
+        times = (a[0] + b[0] + turn_ms, a[1] + b[1], a[2] + b[2] + post_ms)
+        return Prediction(det, numbers, w, h, times, first.tiles + second.tiles)
+
+    def _read(self, backend: Backend, img: np.ndarray, conf: float | None, tile: Tile) -> Prediction:
+        """``img`` (BGR uint8) read as it is: whole or in tiles, second stage, numbers."""
         thres = self.conf if conf is None else conf
         setting = self.tile if tile is None else tile
         # with the recognizer, a box scores sqrt(conf * p) <= sqrt(conf): keep those >= thres**2
