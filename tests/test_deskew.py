@@ -102,8 +102,8 @@ SLOPED = [(100 + 26 * k, 150 + 26 * math.tan(math.radians(10)) * k, 16, 30, k + 
 def test_detector_reads_a_rolled_photo_again_level(tmp_path: Path, rows: list, read_again: bool) -> None:
     weights = make_onnx(tmp_path / "m.onnx", yolo_output(rows))
     img = np.full((480, 640, 3), 200, np.uint8)
-    once = DigitDetector(weights, deskew=False).predict(img)
-    p = DigitDetector(weights).predict(img)
+    once = DigitDetector(weights).predict(img)  # no recognizer: no deskew unless asked
+    p = DigitDetector(weights, deskew=True).predict(img)
     assert len(once.detections) == 5 and once.numbers[0].text == "1234"
     if not read_again:
         assert np.array_equal(p.detections.xyxy, once.detections.xyxy)
@@ -113,3 +113,13 @@ def test_detector_reads_a_rolled_photo_again_level(tmp_path: Path, rows: list, r
     assert len(p.detections) == 5 and [n.text for n in p.numbers] == ["1234", "7"]
     assert (p.detections.xyxy >= 0).all() and (p.detections.xyxy[:, [0, 2]] <= 640).all()
     assert p.timing_ms[1] > once.timing_ms[1] * 1.2  # two reads' inference
+
+
+@pytest.mark.parametrize("kwargs, on", [
+    ({}, True),                            # the shipped pipeline (with its recognizer)
+    ({"deskew": False}, False),            # --no-deskew
+    ({"recognizer": False}, False),        # the detector alone: as ultralytics reads
+    ({"recognizer": False, "deskew": True}, True),  # ... unless asked
+])
+def test_deskew_default(kwargs: dict[str, object], on: bool) -> None:
+    assert DigitDetector(**kwargs).deskew is on

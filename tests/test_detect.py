@@ -553,7 +553,7 @@ def test_usage_lists_every_source_form() -> None:
 @pytest.mark.parametrize("extra, key, value", [
     ((), "context", True),                     # context lifting is on by default
     (("--no-context",), "context", False),     # --no-context turns it off
-    ((), "deskew", True),                      # a rolled photo is read again level by default
+    ((), "deskew", None),                      # the default: a rolled photo read again level
     (("--no-deskew",), "deskew", False),       # --no-deskew reads it once, as it is
     ((), "blur_recognizer", None),             # the recognizer's blur member: its default
     (("--no-blur-recognizer",), "blur_recognizer", False),       # turned off

@@ -75,9 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--no-deskew`` on a CLI that builds a DigitDetector (:func:`from_arguments`)."""
     parser.add_argument("--no-deskew", action="store_true",
                         help="do not read a photo again turned level when its numbers' rows "
-                             f"slope {MIN_DEGREES:g} degrees or more (digitdet.deskew)")
+                             f"slope {MIN_DEGREES:g} degrees or more (digitdet.deskew; only "
+                             "with the recognizer)")
 
 
-def from_arguments(args: argparse.Namespace) -> bool:
-    """DigitDetector's ``deskew`` argument for the flag."""
-    return not args.no_deskew
+def from_arguments(args: argparse.Namespace) -> bool | None:
+    """DigitDetector's ``deskew`` argument for the flag (None: its default)."""
+    return False if args.no_deskew else None

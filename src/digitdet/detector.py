@@ -84,9 +84,10 @@ class DigitDetector:
     (scans, big photos of small handwriting); a number of pixels reads every image bigger than
     that in tiles of that side too; ``None`` or 0 reads every image whole
     (:mod:`digitdet.tiles`).
-    ``deskew`` (default): an image whose numbers' rows slope :data:`digitdet.deskew.MIN_DEGREES`
-    or more (a photo taken with the camera rolled) is read again turned level, and that read's
-    boxes, turned back and refined, are returned (:mod:`digitdet.deskew`).
+    ``deskew``: an image whose numbers' rows slope :data:`digitdet.deskew.MIN_DEGREES` or more
+    (a photo taken with the camera rolled) is read again turned level, and that read's boxes,
+    turned back and refined, are returned (:mod:`digitdet.deskew`); ``None`` (default): with a
+    recognizer (the detector alone reads as ultralytics does), ``True`` / ``False``: always / never.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -98,7 +99,7 @@ class DigitDetector:
                  recognizer: bool | str | Path | None = None,
                  blur_recognizer: bool | str | Path | None = None,
                  refiner: bool | str | Path | None = None, context: bool = True,
-                 tile: Tile = AUTO, deskew: bool = True) -> None:
+                 tile: Tile = AUTO, deskew: bool | None = None) -> None:
         check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -113,7 +114,7 @@ class DigitDetector:
             raise UserError(f"classes are this model's class ids {_id_range(self.names)}, got {bad[0]}")
         self.conf, self.iou, self.max_det, self.classes = conf, iou, max_det, classes
         self.agnostic_nms, self.scaleup, self.augment = agnostic_nms, scaleup, augment
-        self.context, self.tile, self.deskew = context, tile, deskew
+        self.context, self.tile = context, tile
         if augment and self.fixed:
             raise UserError("augment needs a model with a dynamic input size (this one is fixed)")
         self._pool: list[Backend] = []
@@ -131,6 +132,7 @@ class DigitDetector:
         box = model_path(refiner, DEFAULT_REFINER)
         if box is not None:
             self.refiner = Refiner(box)
+        self.deskew = self.recognizer is not None if deskew is None else deskew
 
     def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None,
                 tile: Tile = None) -> Prediction:
