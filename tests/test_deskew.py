@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitdet.deskew import boxes_back, row_angle, turn
+from digitdet.deskew import boxes_back, roll, row_angle, turn
 from digitdet.detector import DigitDetector
 from digitdet.results import Detections
 
@@ -43,6 +43,30 @@ def joined(*parts: Detections) -> Detections:
 ])
 def test_row_angle(det: Detections, expected: float | None) -> None:
     got = row_angle(det)
+    assert got == pytest.approx(expected, abs=0.01) if expected is not None else got is None
+
+
+def steps(slopes: list[float], pitch: float = 30, h: float = 40) -> Detections:
+    """One number of digit boxes (20 x ``h``) whose centres step ``pitch`` px to the right and
+    up or down by ``slopes`` (degrees, one per step)."""
+    dy = pitch * np.tan(np.radians(slopes))
+    cx = 100 + pitch * np.arange(len(slopes) + 1)
+    cy = 200 + np.concatenate([[0.0], np.cumsum(dy)])
+    xyxy = np.stack([cx - 10, cy - h / 2, cx + 10, cy + h / 2], 1).astype(np.float32)
+    n = len(cx)
+    return Detections(xyxy, np.full(n, 0.9, np.float32), (np.arange(n) % 9 + 1).astype(np.int64))
+
+
+@pytest.mark.parametrize("det, expected", [
+    (steps([10, 10, 10, 10]), 10.0),          # a rolled photo: every step slopes alike
+    (steps([5, 6, 4, 5, 5.5]), 5.0),          # a small roll, clearly
+    (steps([0, 0, 0, 0]), None),              # level
+    (steps([3, 3, 3, 3]), None),              # under MIN_DEGREES: not worth a second read
+    (steps([20, -10, 5, 8, -12, 6]), None),   # a median of 5.5 by chance: digits up and down
+    (steps([10, 10]), None),                  # two steps: too few to judge
+])
+def test_roll(det: Detections, expected: float | None) -> None:
+    got = roll(det)
     assert got == pytest.approx(expected, abs=0.01) if expected is not None else got is None
 
 

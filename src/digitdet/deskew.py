@@ -3,8 +3,8 @@
 The detector was trained on scenes turned a few degrees at most; a photo rolled by 10 degrees
 loses digits it would read level (docs/training-log.md, "Rolled photos"). The numbers read from
 a first pass show the roll: neighbouring digits of a number lie along its row, so the median
-slope between them (:func:`row_angle`) is the photo's roll. When it is at least
-:data:`MIN_DEGREES`, the pipeline reads the image again turned level (:func:`turn`, on a
+slope between them (:func:`row_angle`) is the photo's roll. When it is clearly away from level
+(:func:`roll`), the pipeline reads the image again turned level (:func:`turn`, on a
 canvas grown to hold all of it) and maps the boxes back (:func:`boxes_back`): each box's turned
 corners, enveloped, which the box refiner then fits to the ink.
 """
@@ -21,24 +21,44 @@ import numpy as np
 from digitdet.numbers import read_numbers
 from digitdet.results import Detections
 
-# a photo whose rows slope this much or more is read again turned level: on the rolled dev
-# scenes (configs/synth-roll.yaml, seed 192, up to 15 degrees) 4 turned 87 of 300 and read 2.3
-# points more numbers; on the seed-3 val scenes it turned 13 of 400 (perspective-warped pages)
-# and read within a number of the same (docs/training-log.md, "Rolled photos")
+# a photo whose rows slope this much or more, and SURE standard errors of the median slope away
+# from level, is read again turned level: on the rolled dev scenes (configs/synth-roll.yaml, seed
+# 192, up to 15 degrees) it reads more numbers, and it leaves level pages (whose digits' centres
+# step up and down by chance, most of all where digits overlap) alone (docs/training-log.md,
+# "Rolled photos")
 MIN_DEGREES = 4.0
+SURE = 3.0
 MIN_PAIRS = 3  # neighbouring digit pairs needed to judge the slope
 ANGLE_CONF = 0.25  # only digits at least this confident show the rows
 
 
-def row_angle(det: Detections, conf: float = ANGLE_CONF, min_pairs: int = MIN_PAIRS) -> float | None:
-    """The median slope in degrees (image y down: positive where rows fall to the right) from
-    each digit to the next in the numbers read from ``det``'s boxes of at least ``conf``;
-    None with fewer than ``min_pairs`` such pairs."""
+def row_slopes(det: Detections, conf: float = ANGLE_CONF) -> np.ndarray:
+    """``(K,) float64``: the slope in degrees (image y down: positive where a row falls to the
+    right) from each digit to the next in the numbers read from ``det``'s boxes of at least
+    ``conf``."""
     kept = det[det.confidence >= conf]
     centre = (kept.xyxy[:, :2] + kept.xyxy[:, 2:]) / 2  # (N, 2) float32
-    slopes = [math.degrees(math.atan2(float(centre[j, 1] - centre[i, 1]), float(centre[j, 0] - centre[i, 0])))
-              for n in read_numbers(kept) for i, j in pairwise(n.digits)]
+    return np.array([math.degrees(math.atan2(float(centre[j, 1] - centre[i, 1]),
+                                             float(centre[j, 0] - centre[i, 0])))
+                     for n in read_numbers(kept) for i, j in pairwise(n.digits)], np.float64)
+
+
+def row_angle(det: Detections, conf: float = ANGLE_CONF, min_pairs: int = MIN_PAIRS) -> float | None:
+    """The median of :func:`row_slopes`; None with fewer than ``min_pairs`` slopes."""
+    slopes = row_slopes(det, conf)
     return float(np.median(slopes)) if len(slopes) >= min_pairs else None
+
+
+def roll(det: Detections, conf: float = ANGLE_CONF) -> float | None:
+    """The photo's roll in degrees (:func:`row_angle`) where its rows clearly slope: at least
+    :data:`MIN_DEGREES` and :data:`SURE` standard errors of the median (1.4826 x the slopes'
+    median absolute deviation over the square root of their number) from level; else None."""
+    slopes = row_slopes(det, conf)
+    if len(slopes) < MIN_PAIRS:
+        return None
+    angle = float(np.median(slopes))
+    error = 1.4826 * float(np.median(np.abs(slopes - angle))) / math.sqrt(len(slopes))
+    return angle if abs(angle) >= max(MIN_DEGREES, SURE * error) else None
 
 
 def turn(img: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--no-deskew`` on a CLI that builds a DigitDetector (:func:`from_arguments`)."""
     parser.add_argument("--no-deskew", action="store_true",
                         help="do not read a photo again turned level when its numbers' rows "
-                             f"slope {MIN_DEGREES:g} degrees or more (digitdet.deskew; only "
-                             "with the recognizer)")
+                             f"clearly slope {MIN_DEGREES:g} degrees or more (digitdet.deskew; "
+                             "only with the recognizer)")
 
 
 def from_arguments(args: argparse.Namespace) -> bool | None:

@@ -19,7 +19,7 @@ import numpy as np
 from digitdet.backends import Backend, OnnxBackend, load_backend
 from digitdet.context import FLOOR, LIFT
 from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
-from digitdet.deskew import ANGLE_CONF, MIN_DEGREES, boxes_back, row_angle, turn
+from digitdet.deskew import ANGLE_CONF, boxes_back, roll, turn
 from digitdet.errors import UserError
 from digitdet.image import ImageLike, as_bgr8
 from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
@@ -84,8 +84,8 @@ class DigitDetector:
     (scans, big photos of small handwriting); a number of pixels reads every image bigger than
     that in tiles of that side too; ``None`` or 0 reads every image whole
     (:mod:`digitdet.tiles`).
-    ``deskew``: an image whose numbers' rows slope :data:`digitdet.deskew.MIN_DEGREES` or more
-    (a photo taken with the camera rolled) is read again turned level, and that read's boxes,
+    ``deskew``: an image whose numbers' rows clearly slope (a photo taken with the camera
+    rolled: :func:`digitdet.deskew.roll`) is read again turned level, and that read's boxes,
     turned back and refined, are returned (:mod:`digitdet.deskew`); ``None`` (default): with a
     recognizer (the detector alone reads as ultralytics does), ``True`` / ``False``: always / never.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
@@ -196,8 +196,8 @@ class DigitDetector:
         if not self.deskew:
             return first
         thres = self.conf if conf is None else conf
-        angle = row_angle(first.detections, max(thres, ANGLE_CONF))
-        if angle is None or abs(angle) < MIN_DEGREES:
+        angle = roll(first.detections, max(thres, ANGLE_CONF))
+        if angle is None:
             return first
         return self._read_level(backend, img, conf, tile, angle, first)
 

@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "blur_recognizer": str(rec.blurred_path)
                                   if rec and rec.blurred_path else None,
                                   "refiner": str(ref.path) if ref else None,
-                                  "imgsz": detector.imgsz,
+                                  "deskew": detector.deskew, "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
         if data is not None:
