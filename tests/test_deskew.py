@@ -145,5 +145,5 @@ def test_detector_reads_a_rolled_photo_again_level(tmp_path: Path, rows: list, r
     ({"recognizer": False}, False),        # the detector alone: as ultralytics reads
     ({"recognizer": False, "deskew": True}, True),  # ... unless asked
 ])
-def test_deskew_default(kwargs: dict[str, object], on: bool) -> None:
+def test_deskew_default(kwargs: dict[str, bool], on: bool) -> None:
     assert DigitDetector(**kwargs).deskew is on
