@@ -26,7 +26,7 @@ from digitdet.letterbox import LetterboxInfo, letterbox, unletterbox_boxes
 from digitdet.numbers import dedupe, read_numbers
 from digitdet.recognize import Recognizer, rescore
 from digitdet.refine import Refiner
-from digitdet.results import Detections, Prediction
+from digitdet.results import Detections, Number, Prediction
 from digitdet.tiles import (
     AUTO,
     BIG_IMAGE,
@@ -216,11 +216,7 @@ class DigitDetector:
         h, w = img.shape[:2]
         xyxy, inside = boxes_back(second.detections.xyxy, m, w, h)
         det = Detections(xyxy, second.detections.confidence[inside], second.detections.class_id[inside])
-        if self.refiner and len(det):  # the turned-back box envelopes the digit: fit it to the ink
-            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
-        if self.recognizer and len(det):
-            det = det[dedupe(det)]
-        numbers = read_numbers(det, deduped=self.recognizer is not None)
+        det, numbers = self._settle(img, det)  # the turned-back boxes envelope their digits
         post_ms = (time.perf_counter() - t0) * 1e3
         a, b = first.timing_ms, second.timing_ms
         times = (a[0] + b[0] + turn_ms, a[1] + b[1], a[2] + b[2] + post_ms)
@@ -277,16 +273,20 @@ class DigitDetector:
             if self.classes is not None:
                 keep &= np.isin(det.class_id, self.classes)
             det = det[keep]
-        if self.refiner and len(det):
-            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
-        if self.recognizer and len(det):
-            # return the boxes the numbers are read from: none on a piece of a more confident
-            # box (the stem of a 7 read as 1) or a second one on its digit (numbers.dedupe)
-            det = det[dedupe(det)]
-        numbers = read_numbers(det, deduped=self.recognizer is not None)
+        det, numbers = self._settle(img, det)
         times = (times[0], times[1], times[2] + (time.perf_counter() - t0) * 1e3)
         h, w = img.shape[:2]
         return Prediction(det, numbers, w, h, times, tiles)
+
+    def _settle(self, img: np.ndarray, det: Detections) -> tuple[Detections, list[Number]]:
+        """The kept boxes of ``img`` redrawn by the refiner and, with the recognizer, only those
+        the numbers are read from (none on a piece of a more confident box, the stem of a 7 read
+        as 1, or a second one on its digit: :func:`digitdet.numbers.dedupe`); and the numbers."""
+        if self.refiner and len(det):
+            det = Detections(self.refiner(img, det.xyxy), det.confidence, det.class_id)
+        if self.recognizer and len(det):
+            det = det[dedupe(det)]
+        return det, read_numbers(det, deduped=self.recognizer is not None)
 
     def _pass(self, backend: Backend, img: np.ndarray, size: int, thres: float,
               classes: list[int] | None,
