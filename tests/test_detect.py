@@ -555,6 +555,8 @@ def test_usage_lists_every_source_form() -> None:
     (("--no-context",), "context", False),     # --no-context turns it off
     ((), "deskew", None),                      # the default: a rolled photo read again level
     (("--no-deskew",), "deskew", False),       # --no-deskew reads it once, as it is
+    ((), "brighten", None),                    # the default: an under-exposed page brightened
+    (("--no-brighten",), "brighten", False),   # --no-brighten reads it as it is
     ((), "blur_recognizer", None),             # the recognizer's blur member: its default
     (("--no-blur-recognizer",), "blur_recognizer", False),       # turned off
     (("--blur-recognizer", "b.onnx"), "blur_recognizer", "b.onnx"),  # another one

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from digitdet import deskew, recognize, refine
+from digitdet import deskew, exposure, recognize, refine
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 
@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser, mnist: bool = True) -> None:
     recognize.add_arguments(p)
     refine.add_arguments(p)
     deskew.add_arguments(p)
+    exposure.add_arguments(p)
 
 
 def build_detector(args: argparse.Namespace, **settings: Any) -> Any:
@@ -35,4 +36,5 @@ def build_detector(args: argparse.Namespace, **settings: Any) -> Any:
     return DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                          **recognize.from_arguments(args),
                          refiner=refine.from_arguments(args),
-                         deskew=deskew.from_arguments(args), **settings)
+                         deskew=deskew.from_arguments(args),
+                         brighten=exposure.from_arguments(args), **settings)

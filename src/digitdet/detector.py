@@ -1,6 +1,7 @@
 """DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> recognizer
 (second look at each box) -> refiner (each kept box redrawn) -> the boxes numbers are read from
-(with the recognizer) -> numbers; all again on the image turned level when its rows slope."""
+(with the recognizer) -> numbers; all again on the image turned level when its rows slope; an
+under-exposed page brightened first."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import time
 from collections import deque
 from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from digitdet import exposure
 from digitdet.backends import Backend, OnnxBackend, load_backend
 from digitdet.context import FLOOR, LIFT
 from digitdet.decode import DEFAULT_CONF, box_iou, decode, nms_by_class
@@ -88,6 +91,9 @@ class DigitDetector:
     rolled: :func:`digitdet.deskew.roll`) is read again turned level, and that read's boxes,
     turned back and refined, are returned (:mod:`digitdet.deskew`); ``None`` (default): with a
     recognizer (the detector alone reads as ultralytics does), ``True`` / ``False``: always / never.
+    ``brighten``: an under-exposed page (a light background dimmer than any training scene's) is
+    read multiplied by a gain (:func:`digitdet.exposure.brighten`); boxes and numbers are the
+    same pixels' of ``image``; ``None`` (default): with a recognizer, as ``deskew``.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -99,7 +105,8 @@ class DigitDetector:
                  recognizer: bool | str | Path | None = None,
                  blur_recognizer: bool | str | Path | None = None,
                  refiner: bool | str | Path | None = None, context: bool = True,
-                 tile: Tile = AUTO, deskew: bool | None = None) -> None:
+                 tile: Tile = AUTO, deskew: bool | None = None,
+                 brighten: bool | None = None) -> None:
         check_settings(imgsz, conf, iou, max_det, classes, tile)  # before the model loads
         self.weights = Path(weights) if weights else default_weights()
         self.backend: Backend = load_backend(self.weights, device)
@@ -133,6 +140,7 @@ class DigitDetector:
         if box is not None:
             self.refiner = Refiner(box)
         self.deskew = self.recognizer is not None if deskew is None else deskew
+        self.brighten = self.recognizer is not None if brighten is None else brighten
 
     def predict(self, image: ImageLike, rgb: bool = False, conf: float | None = None,
                 tile: Tile = None) -> Prediction:
@@ -192,7 +200,15 @@ class DigitDetector:
     def _predict(self, backend: Backend, image: ImageLike, rgb: bool,
                  conf: float | None, tile: Tile) -> Prediction:
         img = as_bgr8(image, rgb)
+        lit_ms = 0.0
+        if self.brighten:  # per pixel: the boxes found hold for the image as given
+            t0 = time.perf_counter()
+            img = exposure.brighten(img)
+            lit_ms = (time.perf_counter() - t0) * 1e3
         first = self._read(backend, img, conf, tile)
+        if lit_ms:
+            t = first.timing_ms
+            first = replace(first, timing_ms=(t[0] + lit_ms, t[1], t[2]))
         if not self.deskew:
             return first
         thres = self.conf if conf is None else conf

@@ -42,7 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet import deskew, recognize, refine
+from digitdet import deskew, exposure, recognize, refine
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError, make_folder
 from digitdet.labels import read_scenes, split_records
@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     recognize.add_arguments(p)
     refine.add_arguments(p)
     deskew.add_arguments(p)
+    exposure.add_arguments(p)
     p.add_argument("--scaleup", action="store_true",
                    help="enlarge images smaller than imgsz, as ultralytics does (default: pad only)")
     p.add_argument("--mnist-dir", default=None)
@@ -378,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
                                  scaleup=args.scaleup, **recognize.from_arguments(args),
                                  refiner=refine.from_arguments(args),
-                                 deskew=deskew.from_arguments(args))
+                                 deskew=deskew.from_arguments(args),
+                                 brighten=exposure.from_arguments(args))
         split_records(Path(args.dataset), args.split, 1)  # a missing split fails at once
         data = None
         if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
@@ -394,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "blur_recognizer": str(rec.blurred_path)
                                   if rec and rec.blurred_path else None,
                                   "refiner": str(ref.path) if ref else None,
-                                  "deskew": detector.deskew, "imgsz": detector.imgsz,
+                                  "deskew": detector.deskew, "brighten": detector.brighten,
+                                  "imgsz": detector.imgsz,
                                   "augment": args.augment, "scaleup": args.scaleup,
                                   "split": args.split, **asdict(scene)}
         if data is not None:

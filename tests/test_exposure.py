@@ -1,0 +1,113 @@
+"""Under-exposed pages: when an image is brightened, by how much, and what the detector then reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitdet import exposure
+from digitdet.detector import DigitDetector
+from digitdet.exposure import DIM_PAPER, MAX_GAIN, PAPER, brighten, gain, levels
+
+from conftest import make_onnx, yolo_output
+
+
+def page(paper: int, ink: int, shape: tuple[int, ...] = (120, 160, 3)) -> np.ndarray:
+    """A page of level ``paper`` with a block of ``ink`` (a tenth of it) written on it."""
+    img = np.full(shape, paper, np.uint8)
+    img[40:64, 60:100] = ink
+    return img
+
+
+@pytest.mark.parametrize("img, expected", [
+    (page(240, 20), 1.0),                          # a well-lit white page: as it is
+    (page(36, 3), PAPER / 36),                     # a white page at 0.15 of its exposure
+    (page(int(DIM_PAPER) - 1, 5), PAPER / 55),     # just under the dimmest training paper
+    (page(int(DIM_PAPER), 5), 1.0),                # at it: as it is
+    (page(10, 0), MAX_GAIN),                       # nearly black paper: the gain is capped
+    (page(0, 255), 1.0),                           # a black canvas with white ink: meant dark
+    (page(4, 40), 1.0),                            # dim ink on a black canvas: still a dark background
+    (page(30, 90), 1.0),                           # light ink on a dark board (median under half the peak)
+    (page(36, 3, (120, 160)), PAPER / 36),         # a gray image like a colour one
+    (page(36, 3, (3, 3, 3)), PAPER / 36),          # smaller than the 4-px squares: judged whole
+])
+def test_gain(img: np.ndarray, expected: float) -> None:
+    assert gain(img) == pytest.approx(expected)
+
+
+def test_levels_average_out_single_pixels() -> None:
+    img = page(36, 3)
+    img[5, 5] = 255  # one hot pixel: a 4x4 mean of it is 36 + 219 / 16
+    peak, median = levels(img)
+    assert median == 36.0 and peak == pytest.approx(36 + 219 / 16, abs=1)
+    assert gain(img) == pytest.approx(PAPER / 36)
+
+
+def test_brighten_multiplies_in_place_of_each_pixel() -> None:
+    img = page(36, 3)
+    img[0, 0] = 80  # 80 * 128 / 36 clips to 255
+    out = brighten(img)
+    g = PAPER / 36
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    assert out[100, 10].tolist() == [round(36 * g)] * 3 and out[50, 80].tolist() == [round(3 * g)] * 3
+    assert out[0, 0].tolist() == [255, 255, 255]
+    assert img[100, 10, 0] == 36  # the input is left as it was
+
+
+def test_brighten_returns_a_lit_image_itself() -> None:
+    img = page(240, 20)
+    assert brighten(img) is img
+
+
+class Spy:
+    """Wraps a backend and keeps the median of each input it is given (the page, not the border)."""
+
+    def __init__(self, backend: object) -> None:
+        self.backend = backend
+        self.levels: list[float] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.backend, name)
+
+    def __call__(self, blob: np.ndarray) -> object:
+        self.levels.append(float(np.median(blob)))
+        return self.backend(blob)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("setting, seen", [
+    (True, PAPER / 255),    # the model reads the page brightened
+    (False, 36 / 255),      # --no-brighten: as it is
+])
+def test_detector_reads_an_under_exposed_page_brightened(tmp_path: Path, setting: bool, seen: float) -> None:
+    weights = make_onnx(tmp_path / "m.onnx", yolo_output([(100, 80, 30, 40, 3, 0.9)]))
+    d = DigitDetector(weights, brighten=setting)
+    spy = Spy(d.backend)
+    d.backend = spy  # type: ignore[assignment]
+    p = d.predict(page(36, 3, (240, 320, 3)))
+    assert spy.levels == [pytest.approx(seen, abs=1 / 255)]
+    # the model's box comes back in the image's pixels either way (less the letterbox's 8-px top border)
+    assert p.detections.xyxy.tolist() == [[85.0, 52.0, 115.0, 92.0]] and p.detections.class_id.tolist() == [3]
+
+
+@pytest.mark.parametrize("recognizer, setting, on", [
+    (None, None, True),    # the shipped pipeline (with its recognizer)
+    (None, False, False),  # --no-brighten
+    (False, None, False),  # the detector alone: as ultralytics reads
+    (False, True, True),   # ... unless asked
+])
+def test_brighten_default(recognizer: bool | None, setting: bool | None, on: bool) -> None:
+    assert DigitDetector(recognizer=recognizer, brighten=setting).brighten is on
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], None),                  # the detector's default
+    (["--no-brighten"], False),  # turned off
+])
+def test_flag(argv: list[str], expected: bool | None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser()
+    exposure.add_arguments(p)
+    assert exposure.from_arguments(p.parse_args(argv)) is expected
