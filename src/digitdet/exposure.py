@@ -24,15 +24,22 @@ import numpy as np
 DIM_PAPER = 56.0
 PAPER = 128.0  # the median an under-exposed page is brightened to
 MAX_GAIN = 6.0  # at most: the sensor noise of a dark frame grows with the gain
-SHRINK = 4  # the levels are judged on the image shrunk this many times (a 4x4 mean: no single pixels)
+SHRINK = 4  # the levels are judged on the image shrunk at least this many times (no single pixels)
+JUDGED = 256  # and to at most this many pixels on its longer side (a 12-MP photo in a few ms)
 
 
 def levels(image: np.ndarray) -> tuple[float, float]:
     """``(peak, median)`` of ``image`` (``uint8 (H, W, 3)`` BGR or ``(H, W)`` gray): the largest
-    and the median level of its brightest channel, averaged over :data:`SHRINK`-px squares."""
+    and the median level of its brightest channel, averaged over squares of :data:`SHRINK` px or
+    more (the image shrunk to :data:`JUDGED` px at most)."""
     h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, w // SHRINK), max(1, h // SHRINK)), interpolation=cv2.INTER_AREA)
-    bright = small.max(axis=2) if small.ndim == 3 else small
+    f = max(SHRINK, -(-max(h, w) // JUDGED))
+    small = cv2.resize(image, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    bright = small
+    if small.ndim == 3:
+        bright = small[..., 0]
+        for c in range(1, small.shape[2]):
+            bright = cv2.max(bright, small[..., c])
     return float(bright.max()), float(np.median(bright))
 
 
