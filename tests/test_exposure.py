@@ -37,12 +37,16 @@ def test_gain(img: np.ndarray, expected: float) -> None:
     assert gain(img) == pytest.approx(expected)
 
 
-def test_levels_average_out_single_pixels() -> None:
-    img = page(36, 3)
-    img[5, 5] = 255  # one hot pixel: a 4x4 mean of it is 36 + 219 / 16
-    peak, median = levels(img)
-    assert median == 36.0 and peak == pytest.approx(36 + 219 / 16, abs=1)
-    assert gain(img) == pytest.approx(PAPER / 36)
+@pytest.mark.parametrize("shape, hot, peak", [
+    ((120, 160, 3), (5, 5), 36 + 219 / 16),        # one hot pixel: a 4x4 mean of it
+    ((1024, 2048, 3), (5, 5), 36 + 219 / 64),      # a 2048-px image shrunk to 256 px: an 8x8 mean
+    ((120, 160), (5, 5), 36 + 219 / 16),           # gray
+])
+def test_levels_average_out_single_pixels(shape: tuple[int, ...], hot: tuple[int, int], peak: float) -> None:
+    img = np.full(shape, 36, np.uint8)
+    img[hot] = 255
+    assert levels(img) == (pytest.approx(peak, abs=1), 36.0)
+    assert gain(img) == pytest.approx(PAPER / 36)  # a hot pixel does not make a dim page a dark board
 
 
 def test_brighten_multiplies_in_place_of_each_pixel() -> None:

@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 
 # a light background whose median level (0-255) is under this is under-exposed: the test split's
-# light-background scenes have medians of 61 or more (1 in 100 under 105), a white page at a fifth
-# of its exposure about 46 (docs/training-log.md, "Under-exposed pages")
+# light-background scenes have medians of 61 or more (1 in 100 under 105), a white page at 0.15 of
+# its light about 36 (docs/training-log.md, "Under-exposed pages")
 DIM_PAPER = 56.0
 PAPER = 128.0  # the median an under-exposed page is brightened to
 MAX_GAIN = 6.0  # at most: the sensor noise of a dark frame grows with the gain
 SHRINK = 4  # the levels are judged on the image shrunk at least this many times (no single pixels)
-JUDGED = 256  # and to at most this many pixels on its longer side (a 12-MP photo in a few ms)
+JUDGED = 256  # and to at most this many pixels on its longer side (a 12-MP photo: about 20 ms)
 
 
 def levels(image: np.ndarray) -> tuple[float, float]:
