@@ -92,8 +92,8 @@ class DigitDetector:
     turned back and refined, are returned (:mod:`digitdet.deskew`); ``None`` (default): with a
     recognizer (the detector alone reads as ultralytics does), ``True`` / ``False``: always / never.
     ``brighten``: an under-exposed page (a light background dimmer than any training scene's) is
-    read multiplied by a gain (:func:`digitdet.exposure.brighten`); boxes and numbers are the
-    same pixels' of ``image``; ``None`` (default): with a recognizer, as ``deskew``.
+    read multiplied by a gain (:func:`digitdet.exposure.brighten`; no pixel moves, so the boxes
+    are ``image``'s); ``None`` (default): with a recognizer, as ``deskew``.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
