@@ -555,6 +555,26 @@ def test_synth_cli_preview_and_bad_config(tmp_path: Path, mnist_dir: Path) -> No
     assert sheet is not None and sheet.shape == (400, 1600, 3)  # 4 cells of 400 px in one row
 
 
+@pytest.mark.parametrize("argv, written", [
+    ([], "data/digits.yaml"),                                       # the default dataset's
+    (["--out", "datasets/digits-roll"], "data/digits-roll.yaml"),   # another folder: its own YAML
+    (["--out", "datasets/x", "--data", "my.yaml"], "my.yaml"),      # --data names it
+])
+def test_synth_cli_data_yaml(tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                             argv: list[str], written: str) -> None:
+    from digitdet.synth.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(yaml.safe_dump(SMALL))
+    assert main(["--mnist-dir", str(mnist_dir), "--config", str(cfg), "--scenes", "train=1", "val=0",
+                 "test=0", *argv]) == 0
+    yamls = sorted(str(f.relative_to(tmp_path)) for f in tmp_path.rglob("*.yaml") if f != cfg)
+    assert yamls == [written]
+    out = argv[argv.index("--out") + 1] if "--out" in argv else "datasets/digits"
+    assert yaml.safe_load((tmp_path / written).read_text())["path"] == out
+
+
 @pytest.mark.parametrize("flag", [
     "--out",          # the dataset folder
     "--preview-out",  # the contact sheet

@@ -2,6 +2,7 @@
 
 Usage:
     python -m digitdet.synth                              # datasets/digits + data/digits.yaml
+    python -m digitdet.synth --out datasets/digits-roll   # + data/digits-roll.yaml (--data: another)
     python -m digitdet.synth --mnist-dir ../shared/mnist --workers 2
     python -m digitdet.synth --config configs/synth.yaml --scenes train=2000 val=200 test=200
     python -m digitdet.synth --preview 16                 # contact sheet PNG, no dataset written
@@ -25,7 +26,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="synthesis YAML (its base: key names a YAML it changes)")
     p.add_argument("--mnist-dir", default=None, help="folder with MNIST IDX files")
     p.add_argument("--out", default="datasets/digits", help="dataset folder")
-    p.add_argument("--data", default="data/digits.yaml", help="data YAML to write")
+    p.add_argument("--data", default=None,
+                   help="data YAML to write (default: data/<the --out folder's name>.yaml)")
     p.add_argument("--scenes", nargs="*", default=None, metavar="SPLIT=N",
                    help="scene counts, e.g. train=8000 val=500 test=500")
     p.add_argument("--seed", type=int, default=None)
@@ -74,12 +76,20 @@ def _run(args: argparse.Namespace) -> int:
         print(f"preview of {args.preview} {args.split} scenes written to {out}")
         return 0
     t0 = time.perf_counter()
-    counts = write_dataset(data, cfg, Path(args.out), Path(args.data), workers=args.workers)
+    data_yaml = Path(args.data) if args.data else data_yaml_for(Path(args.out))
+    counts = write_dataset(data, cfg, Path(args.out), data_yaml, workers=args.workers)
     dt = time.perf_counter() - t0
     total = sum(counts.values())
     print(f"{total} scenes ({counts}) in {dt:.1f}s ({total / dt:.1f} scenes/s) -> {args.out}, "
-          f"data YAML {args.data}")
+          f"data YAML {data_yaml}")
     return 0
+
+
+def data_yaml_for(out: Path) -> Path:
+    """The data YAML a dataset folder gets by default: ``data/<its name>.yaml``, so that a
+    second dataset (``--out datasets/digits-roll``) does not repoint ``data/digits.yaml``, the
+    one ``make train`` reads."""
+    return Path("data") / f"{out.name}.yaml"
 
 
 if __name__ == "__main__":
