@@ -255,6 +255,14 @@ def test_roll_config_is_synth_with_every_photo_turned() -> None:
     assert dataclasses.replace(roll, roll_prob=0.0) == plain
 
 
+def test_slant_config_is_synth_with_every_photo_warped_more() -> None:
+    plain = load_synth_config(ROOT / "configs" / "synth.yaml")
+    slant = load_synth_config(ROOT / "configs" / "synth-slant.yaml")
+    assert (plain.perspective_prob, plain.perspective) == (0.4, 0.06)  # the test split's
+    assert (slant.perspective_prob, slant.perspective) == (1.0, 0.15)
+    assert dataclasses.replace(slant, perspective_prob=0.4, perspective=0.06) == plain
+
+
 @pytest.mark.parametrize("weights, classes", [
     ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0], {1}),        # only 1s
     ([0, 0, 0, 0, 0, 0, 0, 2, 0, 1], {7, 9}),     # only 7s and 9s

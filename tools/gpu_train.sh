@@ -2,8 +2,9 @@
 # Fine-tune on an offline CUDA machine in one go: install the kit that tools/gpu_kit.sh packed into
 # .kit/, synthesize a fresh scene mix there (stage 11's proportions: plain, hard, Hershey, style,
 # paint, font and narrow scenes; half of the plain ones from configs/synth-blur.yaml, blurred
-# more and harder, the weakness `python -m digitdet.robustset` found, and a quarter from
-# configs/synth-roll.yaml, photos turned up to 15 degrees), train with the time budget, and copy the weights out.
+# more and harder, the weakness `python -m digitdet.robustset` found, a sixth from
+# configs/synth-roll.yaml, photos turned up to 15 degrees, and a sixth from configs/synth-slant.yaml,
+# photos at a strong slant), train with the time budget, and copy the weights out.
 # Run from the repository root, with .kit/ beside it, on a machine whose python3 has a CUDA torch
 # and torchvision (opencv, scipy, pyyaml, tqdm, pillow too):
 #   OUT=/somewhere TIME=0.1 bash tools/gpu_train.sh   (estimated 8-9 minutes on 16 cores; not yet run there)
@@ -47,7 +48,7 @@ say "installed"
 n() { awk -v c="$1" -v s="$SCALE" 'BEGIN { n = int(c * s + 0.5); print (n < 1 ? 1 : n) }'; }
 data=runs/gpu-data; rm -rf "$data"; mkdir -p "$data"; train=()
 s=$SEED
-for spec in synth:750 synth-roll:750 synth-blur:1500 synth-hard:1200 synth-hershey:600 synth-style:600 synth-paint:1800 \
+for spec in synth:500 synth-roll:500 synth-slant:500 synth-blur:1500 synth-hard:1200 synth-hershey:600 synth-style:600 synth-paint:1800 \
     synth-fonts:2100 synth-narrow:700; do
   cfg=${spec%%:*}; count=$(n "${spec##*:}")
   "$PY" -m digitdet.synth --mnist-dir "$KIT/mnist" --config "configs/$cfg.yaml" --seed "$s" \
