@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from digitdet import deskew, exposure, recognize, refine
+from digitdet import stageargs
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError
 
@@ -20,10 +20,7 @@ def add_arguments(p: argparse.ArgumentParser, mnist: bool = True) -> None:
         p.add_argument("--mnist-dir", default=None)
     p.add_argument("--conf-thres", type=float, default=DEFAULT_CONF)
     p.add_argument("--imgsz", type=int, default=None)
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
-    deskew.add_arguments(p)
-    exposure.add_arguments(p)
+    stageargs.add_arguments(p)
 
 
 def build_detector(args: argparse.Namespace, **settings: Any) -> Any:
@@ -34,7 +31,4 @@ def build_detector(args: argparse.Namespace, **settings: Any) -> Any:
     from digitdet.detector import DigitDetector
 
     return DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                         **recognize.from_arguments(args),
-                         refiner=refine.from_arguments(args),
-                         deskew=deskew.from_arguments(args),
-                         brighten=exposure.from_arguments(args), **settings)
+                         **stageargs.settings(args), **settings)

@@ -36,7 +36,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
-from digitdet import deskew, exposure, recognize, refine
+from digitdet import stageargs
 from digitdet.annotate import draw_detections, draw_fps, draw_numbers
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit, make_folder
@@ -66,10 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "when its digits look small, or one over 4x when it shows none (scans); "
                         "PX: always read images bigger than PX in PX-side tiles too; 0: whole")
     p.add_argument("--device", default="cpu")
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
-    deskew.add_arguments(p)
-    exposure.add_arguments(p)
+    stageargs.add_arguments(p)
     p.add_argument("--view-img", action="store_true", help="show results in a window")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
     p.add_argument("--save-txt", action="store_true", help="save YOLO labels to labels/*.txt")
@@ -280,10 +277,7 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     detector = detector_factory(weights=args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                 iou=args.iou_thres, max_det=args.max_det, classes=args.classes,
                                 device=args.device, agnostic_nms=args.agnostic_nms,
-                                augment=args.augment, **recognize.from_arguments(args),
-                                refiner=refine.from_arguments(args),
-                                deskew=deskew.from_arguments(args),
-                                brighten=exposure.from_arguments(args), tile=tile)
+                                augment=args.augment, tile=tile, **stageargs.settings(args))
     writes = not args.nosave or args.save_txt or args.save_json or args.save_crop
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from digitdet import deskew, exposure, recognize, refine
+from digitdet import stageargs
 from digitdet.decode import DEFAULT_CONF
 from digitdet.errors import UserError, error_exit, os_error_line
 from digitdet.image import decode_image
@@ -136,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-mb", type=float, default=DEFAULT_MAX_BYTES / 1024 / 1024)
     p.add_argument("--no-augment", dest="augment", action="store_false",
                    help="skip the zoomed-out pass that reads digits drawn big on the pad")
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
-    deskew.add_arguments(p)
-    exposure.add_arguments(p)
+    stageargs.add_arguments(p)
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         return error_exit(PROG, UserError(f"--port must lie between 0 and 65535, got {args.port}"))
@@ -153,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return error_exit(PROG, UserError("install the serve extra: pip install 'digitdet[serve]'"))
     try:
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
-                                 augment=args.augment, **recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args),
-                                 deskew=deskew.from_arguments(args),
-                                 brighten=exposure.from_arguments(args))
+                                 augment=args.augment, **stageargs.settings(args))
     except UserError as exc:
         return error_exit(PROG, exc)
     try:  # bound here, not by uvicorn, so a taken port is one line of ours and exit 2

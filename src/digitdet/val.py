@@ -42,7 +42,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitdet import deskew, exposure, recognize, refine
+from digitdet import stageargs
 from digitdet.decode import DEFAULT_CONF, box_iou
 from digitdet.errors import UserError, make_folder
 from digitdet.labels import read_scenes, split_records
@@ -350,10 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="also score the split at these confidences (none given: 0.10-0.60 by 0.05)")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
     p.add_argument("--augment", action="store_true", help="add a zoomed-out pass for big digits")
-    recognize.add_arguments(p)
-    refine.add_arguments(p)
-    deskew.add_arguments(p)
-    exposure.add_arguments(p)
+    stageargs.add_arguments(p)
     p.add_argument("--scaleup", action="store_true",
                    help="enlarge images smaller than imgsz, as ultralytics does (default: pad only)")
     p.add_argument("--mnist-dir", default=None)
@@ -377,10 +374,7 @@ def main(argv: list[str] | None = None) -> int:
 
         detector = DigitDetector(args.weights, imgsz=args.imgsz, conf=args.conf_thres,
                                  agnostic_nms=args.agnostic_nms, augment=args.augment,
-                                 scaleup=args.scaleup, **recognize.from_arguments(args),
-                                 refiner=refine.from_arguments(args),
-                                 deskew=deskew.from_arguments(args),
-                                 brighten=exposure.from_arguments(args))
+                                 scaleup=args.scaleup, **stageargs.settings(args))
         split_records(Path(args.dataset), args.split, 1)  # a missing split fails at once
         data = None
         if not args.no_mnist:  # before the scenes: a bad --mnist-dir fails at once
