@@ -47,6 +47,7 @@ from digitdet.cli import main as cli_main
     (["-m", "digitdet.cli", "scanset", "--pages", "0"], "--pages must lie between 1"),  # umbrella
     (["-m", "digitdet.robustset", "--dataset", "none"], "none"),                       # no split
     (["-m", "digitdet.cli", "robustset", "--limit", "0"], "--limit must be at least 1"),  # umbrella
+    (["-m", "digitdet.cli", "negatives", "--photos", "none/", "--out", "n"], "no images at none/"),  # photos
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True,
