@@ -8,6 +8,9 @@
 #   .kit/mnist/  the MNIST files (MNIST_DIR, default ../shared/mnist)
 #   .kit/fonts/  the training configs' handwriting fonts, cut down to the glyphs 0-9, under their
 #                /usr/share/fonts paths (`make fonts` installs them here first)
+#   .kit/photos/ photos with no digits, for background scenes (`digitdet negatives`): the files in
+#                PHOTOS (a folder) if set, else the 20 scikit-image photos stage 15 used when .venv
+#                has scikit-image (`uv pip install scikit-image`; 5 MB), else none
 # Usage: bash tools/gpu_kit.sh   (needs the package registry and `make setup`'s .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,4 +82,18 @@ for path in paths:
 n = len(paths)
 print(f"gpu_kit: {n} font files, {n - whole} cut to 0-9 (each digit drawn as before), {whole} whole")
 EOF
+# photos with no digits: gpu_train.sh cuts background scenes from them (stage 15's negatives)
+SKIMAGE_PHOTOS="astronaut.png brick.png camera.png cell.png chelsea.png coffee.png coins.png grass.png
+  gravel.png horse.png hubble_deep_field.jpg ihc.png microaneurysms.png moon.png motorcycle_left.png
+  motorcycle_right.png retina.jpg rocket.jpg color.png logo.png"
+mkdir -p "$KIT/photos"
+if [ -n "${PHOTOS:-}" ]; then
+  cp "$PHOTOS"/* "$KIT/photos/"
+elif sk=$(.venv/bin/python -c "import pathlib, skimage; print(pathlib.Path(skimage.__file__).parent / 'data')" 2>/dev/null); then
+  for f in $SKIMAGE_PHOTOS; do cp "$sk/$f" "$KIT/photos/"; done
+else
+  rmdir "$KIT/photos"
+  echo "gpu_kit: no photos (set PHOTOS=folder, or uv pip install scikit-image): no background scenes"
+fi
+
 du -sh "$KIT"/* && echo "gpu_kit: carry .kit (with the repo) and run tools/gpu_train.sh there"

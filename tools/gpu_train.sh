@@ -4,7 +4,8 @@
 # paint, font and narrow scenes; half of the plain ones from configs/synth-blur.yaml, blurred
 # more and harder, the weakness `python -m digitdet.robustset` found, a sixth from
 # configs/synth-roll.yaml, photos turned up to 15 degrees, and a sixth from configs/synth-slant.yaml,
-# photos at a strong slant), train with the time budget, and copy the weights out.
+# photos at a strong slant; and when the kit has photos, 1,000 background scenes cut from them,
+# `digitdet negatives`, as stage 15), train with the time budget, and copy the weights out.
 # Run from the repository root, with .kit/ beside it, on a machine whose python3 has a CUDA torch
 # and torchvision (opencv, scipy, pyyaml, tqdm, pillow too):
 #   OUT=/somewhere TIME=0.1 bash tools/gpu_train.sh   (estimated 8-9 minutes on 16 cores; not yet run there)
@@ -56,6 +57,10 @@ for spec in synth:500 synth-roll:500 synth-slant:500 synth-blur:1500 synth-hard:
     --workers "$WORKERS" | tail -1
   train+=("$cfg-s$s/images/train"); s=$((s + 1))
 done
+if [ -d "$KIT/photos" ]; then  # photos with no digits as background (stage 15: phantom digits halved)
+  "$PY" -m digitdet.negatives --photos "$KIT/photos" --out "$data/natneg" --scenes "$(n 1000)" --seed "$s" | tail -1
+  train+=("natneg/images/train")
+fi
 "$PY" -m digitdet.synth --mnist-dir "$KIT/mnist" --seed 3 --out "$data/val-s3" --data "$data/val.yaml" \
   --scenes train=0 val=400 test=0 --workers "$WORKERS" | tail -1  # the seed-3 val scenes
 { echo "path: $PWD/$data"; echo "train:"; printf '  - %s\n' "${train[@]}"
