@@ -23,7 +23,6 @@ scikit-image's 20 bundled photos (docs/training-log.md, "Stage 15").
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 from pathlib import Path
 
@@ -31,23 +30,23 @@ import numpy as np
 
 from digitdet.errors import UserError, error_exit, make_folder
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MIN_SIDE = 16  # smallest crop side, in pixels; a photo must be at least this big
 LANDSCAPE = (640, 480)  # (width, height) of three scenes in four; the rest are portrait
 
 
 def photo_paths(specs: list[str]) -> list[Path]:
-    """The image files named by ``specs`` (files, folders, globs), in order; a folder's
-    images sorted by name. Raises :class:`UserError` for a spec that names no image."""
+    """The image files named by ``specs`` (files, folders, globs, expanded as ``detect
+    --source`` expands them: :func:`digitdet.sources.resolve`), in order; a folder's images
+    sorted by name. Raises :class:`UserError` for a spec that names no image."""
+    from digitdet.sources import IMAGE_EXTS, resolve
+
     paths: list[Path] = []
     for spec in specs:
-        p = Path(spec)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        elif p.is_file():
-            found = [p]
-        else:
-            found = sorted(Path(f) for f in glob.glob(spec) if Path(f).suffix.lower() in IMAGE_SUFFIXES)
+        try:
+            items = resolve(spec).items
+        except UserError as exc:
+            raise UserError(f"no images at {spec} ({exc})") from None
+        found = [Path(f) for f in items if Path(f).suffix.lower() in IMAGE_EXTS]
         if not found:
             raise UserError(f"no images at {spec}")
         paths += found
