@@ -1,6 +1,6 @@
 """The ``digitdet`` command: ``digitdet <command> [args]``, each command one module's ``main``
 (detect, serve, synth, train, export, val, bench, loadtest, paintset, stickset, scanset,
-robustset, soup, negatives, recognize-train, recognize-ensemble, refine-train)."""
+robustset, photoset, soup, negatives, recognize-train, recognize-ensemble, refine-train)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ COMMANDS = {"detect": "digitdet.detect", "serve": "digitdet.serve", "synth": "di
             "train": "digitdet.train", "export": "digitdet.export", "val": "digitdet.val",
             "bench": "digitdet.bench", "loadtest": "digitdet.loadtest", "paintset": "digitdet.paintset",
             "stickset": "digitdet.stickset", "scanset": "digitdet.scanset",
-            "robustset": "digitdet.robustset", "soup": "digitdet.soup",
+            "robustset": "digitdet.robustset", "photoset": "digitdet.photoset", "soup": "digitdet.soup",
             "negatives": "digitdet.negatives",
             "recognize-train": "digitdet.recognize_train",
             "recognize-ensemble": "digitdet.recognize_ensemble", "refine-train": "digitdet.refine_train"}
