@@ -3,13 +3,14 @@ with a hand-made recognizer ONNX."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from digitdet.detector import DigitDetector
+from digitdet.detector import DigitDetector, default_weights
 from digitdet.errors import UserError
 from digitdet.recognize import (
     BACKGROUND,
@@ -312,6 +313,20 @@ def test_recognizer_threshold_and_classes(tmp_path: Path, weights: Path) -> None
 ])
 def test_recognizer_default(weights: Path, recognizer: bool | None, on: bool) -> None:
     assert (DigitDetector(weights, recognizer=recognizer).recognizer is not None) == on
+
+
+@pytest.mark.parametrize("where, recognizer, on", [
+    ("shipped", None, True),    # the package's own ONNX named by path: read as with no weights
+    ("shipped", False, False),  # ... unless the second stage is turned off
+    ("copy", None, False),      # the same file elsewhere is other weights: detector alone
+])
+def test_shipped_weights_by_path(tmp_path: Path, where: str, recognizer: bool | None,
+                                 on: bool) -> None:
+    path = default_weights()
+    if where == "copy":
+        path = Path(shutil.copy(path, tmp_path / path.name))
+    det = DigitDetector(path, recognizer=recognizer)
+    assert (det.recognizer is not None, det.refiner is not None) == (on, on)
 
 
 def test_missing_recognizer_is_a_user_error(tmp_path: Path, weights: Path) -> None:

@@ -47,6 +47,7 @@ DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
 DEFAULT_BLUR_RECOGNIZER = "digitdet-rec-blur.onnx"
 DEFAULT_REFINER = "digitdet-box.onnx"
+SHIPPED_DETECTORS = (DEFAULT_WEIGHTS, "digitdet-v5n.pt")  # the package's detector, ONNX and .pt
 
 
 def default_weights(name: str = DEFAULT_WEIGHTS) -> Path:
@@ -55,6 +56,13 @@ def default_weights(name: str = DEFAULT_WEIGHTS) -> Path:
     if not path.is_file():
         raise UserError(f"the shipped model {path} is missing; pass --weights")
     return path
+
+
+def is_shipped(weights: Path) -> bool:
+    """Whether ``weights`` is the package's own detector (its ONNX or its ``.pt``), named by
+    path: read with the shipped second stage by default, as with no weights given."""
+    folder = Path(str(resources.files("digitdet") / "weights"))
+    return weights.name in SHIPPED_DETECTORS and weights.resolve().parent == folder.resolve()
 
 
 class DigitDetector:
@@ -69,7 +77,8 @@ class DigitDetector:
     digits filling much of the image, e.g. on a drawing pad (see :func:`merge_zoomed`).
     ``recognizer`` reads every box again from its crop with a second-stage model
     (:mod:`digitdet.recognize`): ``None`` (default) uses the shipped one with the shipped
-    detector and none with other weights, ``True`` the shipped one, a path another such ONNX;
+    detector (no ``weights``, or the package's own ONNX or ``.pt`` by path: :func:`is_shipped`)
+    and none with other weights, ``True`` the shipped one, a path another such ONNX;
     ``False`` keeps the detector's own classes and scores (as ultralytics' on the same ONNX).
     With a recognizer, only the boxes the numbers are read from are returned (no piece of a more
     confident box, no second box on a digit: :func:`digitdet.numbers.dedupe`), and ``context``
@@ -126,8 +135,9 @@ class DigitDetector:
             raise UserError("augment needs a model with a dynamic input size (this one is fixed)")
         self._pool: list[Backend] = []
         self.recognizer: Recognizer | None = None
+        shipped = weights is None or is_shipped(self.weights)
         if recognizer is None:
-            recognizer = weights is None
+            recognizer = shipped
         if blur_recognizer is None:
             blur_recognizer = recognizer is True
         rec = model_path(recognizer, DEFAULT_RECOGNIZER)
@@ -135,7 +145,7 @@ class DigitDetector:
             self.recognizer = Recognizer(rec, model_path(blur_recognizer, DEFAULT_BLUR_RECOGNIZER))
         self.refiner: Refiner | None = None
         if refiner is None:
-            refiner = weights is None and recognizer is True
+            refiner = shipped and recognizer is True
         box = model_path(refiner, DEFAULT_REFINER)
         if box is not None:
             self.refiner = Refiner(box)
