@@ -33,7 +33,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -169,26 +168,33 @@ def compare(ours: list[Any], theirs: list[Any], tol: float = 1.0) -> tuple[int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from digitdet.detector import DEFAULT_BLUR_RECOGNIZER, DEFAULT_RECOGNIZER, DEFAULT_REFINER
+    from digitdet.detector import (
+        DEFAULT_BLUR_RECOGNIZER,
+        DEFAULT_PT,
+        DEFAULT_RECOGNIZER,
+        DEFAULT_REFINER,
+        DEFAULT_WEIGHTS,
+        weights_dir,
+    )
 
-    weights_dir = Path(str(resources.files("digitdet") / "weights"))
+    folder = weights_dir()
     p = argparse.ArgumentParser(prog="python -m digitdet.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--onnx", default=str(weights_dir / "digitdet-v5n.onnx"))
-    p.add_argument("--pt", default=str(weights_dir / "digitdet-v5n.pt"))
+    p.add_argument("--onnx", default=str(folder / DEFAULT_WEIGHTS))
+    p.add_argument("--pt", default=str(folder / DEFAULT_PT))
     p.add_argument("--images", default="datasets/digits/images/test/*.jpg")
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--frame-size", default="640x480", help="WIDTHxHEIGHT of the frames")
     p.add_argument("--imgsz", type=int, default=None, help="default: the model's own (ONNX metadata)")
     p.add_argument("--rounds", type=int, default=3, help="the pipelines take turns this many times")
-    p.add_argument("--recognizer", default=str(weights_dir / DEFAULT_RECOGNIZER),
+    p.add_argument("--recognizer", default=str(folder / DEFAULT_RECOGNIZER),
                    help="time digitdet with this second stage too (default: the shipped one)")
     p.add_argument("--no-recognizer", action="store_true", help="time the detector alone")
-    p.add_argument("--blur-recognizer", default=str(weights_dir / DEFAULT_BLUR_RECOGNIZER),
+    p.add_argument("--blur-recognizer", default=str(folder / DEFAULT_BLUR_RECOGNIZER),
                    help="the recognizer's member for blurred images (default: the shipped one)")
     p.add_argument("--no-blur-recognizer", action="store_true",
                    help="the recognizer without its member for blurred images")
-    p.add_argument("--refiner", default=str(weights_dir / DEFAULT_REFINER),
+    p.add_argument("--refiner", default=str(folder / DEFAULT_REFINER),
                    help="and with this box refiner after the recognizer (default: the shipped one)")
     p.add_argument("--no-refiner", action="store_true", help="the recognizer without a refiner")
     p.add_argument("--no-context", action="store_true",

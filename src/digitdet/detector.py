@@ -47,12 +47,18 @@ DEFAULT_WEIGHTS = "digitdet-v5n.onnx"
 DEFAULT_RECOGNIZER = "digitdet-rec.onnx"
 DEFAULT_BLUR_RECOGNIZER = "digitdet-rec-blur.onnx"
 DEFAULT_REFINER = "digitdet-box.onnx"
-SHIPPED_DETECTORS = (DEFAULT_WEIGHTS, "digitdet-v5n.pt")  # the package's detector, ONNX and .pt
+DEFAULT_PT = "digitdet-v5n.pt"  # the detector's torch checkpoint, for fine-tuning
+SHIPPED_DETECTORS = (DEFAULT_WEIGHTS, DEFAULT_PT)
+
+
+def weights_dir() -> Path:
+    """The package's folder of shipped models."""
+    return Path(str(resources.files("digitdet") / "weights"))
 
 
 def default_weights(name: str = DEFAULT_WEIGHTS) -> Path:
     """Path of a model shipped inside the package (the detector's ONNX by default)."""
-    path = Path(str(resources.files("digitdet") / "weights" / name))
+    path = weights_dir() / name
     if not path.is_file():
         raise UserError(f"the shipped model {path} is missing; pass --weights")
     return path
@@ -61,8 +67,7 @@ def default_weights(name: str = DEFAULT_WEIGHTS) -> Path:
 def is_shipped(weights: Path) -> bool:
     """Whether ``weights`` is the package's own detector (its ONNX or its ``.pt``), named by
     path: read with the shipped second stage by default, as with no weights given."""
-    folder = Path(str(resources.files("digitdet") / "weights"))
-    return weights.name in SHIPPED_DETECTORS and weights.resolve().parent == folder.resolve()
+    return weights.name in SHIPPED_DETECTORS and weights.resolve().parent == weights_dir().resolve()
 
 
 class DigitDetector:
