@@ -481,6 +481,8 @@ def test_ctrl_c_leaves_playable_video_and_valid_jsonl(tmp_path: Path, weights: P
     (lambda p: (p / "bad.png").write_bytes(b"png?") and str(p / "bad.png"),
      "cannot read image"),                                               # corrupt single image
     (lambda p: (p / "x.doc").write_bytes(b"x") and str(p / "x.doc"), "unsupported file type"),
+    (lambda p: "", "source is empty"),                                   # --source '' (not the cwd)
+    (lambda p: "  ", "source is empty"),                                 # blanks only, as from a script
 ])
 def test_bad_source_is_one_line_exit_2(tmp_path: Path, weights: Path, make: Callable[[Path], str],
                                        message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,6 +62,8 @@ def is_live(spec: str) -> bool:
 def resolve(spec: str) -> SourceInfo:
     """Expand ``spec`` into the list of things to read; raise :class:`UserError` if none."""
     spec = str(spec).strip()
+    if not spec:  # Path("") is the working folder: never read it by accident
+        raise UserError("source is empty: give an image, folder, glob, video, camera index, URL or .txt list")
     if is_live(spec):
         return SourceInfo("camera" if spec.isdigit() else "stream", [spec], True)
     path = Path(spec).expanduser()
