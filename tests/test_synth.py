@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from digitdet import mnist
+from digitdet.decode import box_area, box_intersection
 from digitdet.errors import UserError
 from digitdet.synth import scene as scene_mod
 from digitdet.synth.config import SynthConfig, load_synth_config, read_synth_settings
@@ -141,10 +142,8 @@ def test_lines_never_write_numbers_into_each_other(data: mnist.Mnist) -> None:
     scenes = list(iter_scenes(pool, cfg, "train", 30))
     for scene in scenes:
         b = np.array([[*scene.boxes[n][:, :2].min(0), *scene.boxes[n][:, 2:].max(0)] for n in scene.numbers])
-        lo, hi = np.maximum(b[:, None, :2], b[None, :, :2]), np.minimum(b[:, None, 2:], b[None, :, 2:])
-        inter = np.clip(hi - lo, 0, None).prod(2)
-        area = (b[:, 2:] - b[:, :2]).prod(1)
-        share = inter / np.minimum(area[:, None], area[None])
+        area = box_area(b)
+        share = box_intersection(b, b) / np.minimum(area[:, None], area[None])
         np.fill_diagonal(share, 0)
         assert share.max(initial=0) <= 0.3  # no number half inside another
     assert sum(len(s.numbers) for s in scenes) > 30 * 10  # dense pages, many lines each

@@ -10,7 +10,7 @@ that a scribble or written words cover for the most part keeps its ink but loses
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -427,11 +427,13 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
         x = margin + rng.uniform(0, 2.5) * line_h
         if single:  # anywhere the short number fits
             x = rng.uniform(margin, max(margin + 1, w_img - margin - 1.6 * line_h))
+        line = _Line(y + line_h, slope, line_h, line_slant)
         if prev is not None:  # moved down where it would run into the line above across the page
-            y += line_clash(prev, _Line(y + line_h, slope, line_h, line_slant), w_img)
+            shift = line_clash(prev, line, w_img)
+            y, line = y + shift, replace(line, base0=line.base0 + shift)
             if y + line_h > h_img - margin:
                 break
-        line = prev = _Line(y + line_h, slope, line_h, line_slant)
+        prev = line
         for _ in range(64):  # numbers per line; bounded so a line that cannot fill still ends
             if len(canvas.classes) >= cfg.max_digits or x > w_img - margin:
                 break
