@@ -1,4 +1,5 @@
-"""Under-exposed pages: when an image is brightened, by how much, and what the detector then reads."""
+"""Under-exposed and washed-out pages: when an image is brightened or stretched, by how much, and
+what the detector then reads."""
 
 from __future__ import annotations
 
@@ -9,7 +10,21 @@ import pytest
 
 from digitdet import exposure
 from digitdet.detector import DigitDetector
-from digitdet.exposure import DIM_PAPER, MAX_GAIN, PAPER, brighten, gain, levels
+from digitdet.exposure import (
+    CONTRAST,
+    DIM_PAPER,
+    MAX_GAIN,
+    MAX_STRETCH,
+    MIN_CONTRAST,
+    PAPER,
+    brighten,
+    contrast,
+    correct,
+    gain,
+    levels,
+    stretch,
+    stretch_factor,
+)
 
 from conftest import make_onnx, yolo_output
 
@@ -65,6 +80,72 @@ def test_brighten_returns_a_lit_image_itself() -> None:
     assert brighten(img) is img
 
 
+@pytest.mark.parametrize("img, expected", [
+    (page(240, 20), (240.0, 220.0)),               # dark ink on white: how much darker
+    (page(30, 200), (30.0, 170.0)),                # chalk on a board: how much lighter
+    (page(250, 225), (250.0, 25.0)),               # a washed-out page
+    (page(250, 225, (120, 160)), (250.0, 25.0)),   # gray like colour
+    (page(200, 200), (200.0, 0.0)),                # blank
+])
+def test_contrast(img: np.ndarray, expected: tuple[float, float]) -> None:
+    assert contrast(img) == expected
+
+
+def test_contrast_ignores_a_few_stray_pixels() -> None:
+    img = page(250, 225)
+    img[0, :5] = 0  # 5 of 19,200 pixels, under the 0.05 % tail: noise, not ink
+    assert contrast(img) == (250.0, 25.0)
+    img[1, :20] = 0  # 25 black pixels: over the tail, ink
+    assert contrast(img) == (250.0, 250.0)
+
+
+def test_contrast_of_a_big_photo_keeps_thin_ink() -> None:
+    img = np.full((3000, 4000, 3), 250, np.uint8)
+    img[1000:2000:50, 500:3500] = 225  # 20 rules 1 px thick: shrunk 4x, a quarter as dark
+    assert contrast(img) == (250.0, pytest.approx(25 / 4, abs=1))
+
+
+@pytest.mark.parametrize("img, expected", [
+    (page(240, 20), 1.0),                                   # a well-lit page: as it is
+    (page(250, 250 - int(MIN_CONTRAST)), 1.0),              # at the bar: as it is
+    (page(250, 250 - int(MIN_CONTRAST) + 1), CONTRAST / 31),  # just under it: stretched
+    (page(250, 225), CONTRAST / 25),                        # washed out
+    (page(250, 245), MAX_STRETCH),                          # nearly blank: the factor is capped
+    (page(30, 50), CONTRAST / 20),                          # faint chalk on a board: stretched too
+])
+def test_stretch_factor(img: np.ndarray, expected: float) -> None:
+    assert stretch_factor(img)[1] == pytest.approx(expected)
+
+
+def test_stretch_moves_levels_from_the_median_in_place() -> None:
+    img = page(250, 225)
+    img[0, 0] = 255  # 250 + 5 * 128 / 25 clips to 255
+    img[0, 1] = 120  # far darker than the ink: clips to 0, not folded back up
+    f = CONTRAST / 25
+    out = stretch(img)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    assert out[100, 10].tolist() == [250] * 3 and out[50, 80].tolist() == [round(250 - 25 * f)] * 3
+    assert out[0, 0].tolist() == [255] * 3 and out[0, 1].tolist() == [0] * 3
+    assert img[50, 80, 0] == 225  # the input is left as it was
+
+
+@pytest.mark.parametrize("img, same", [
+    (page(240, 20), True),   # neither dim nor washed out: the image itself
+    (page(36, 3), False),    # dim: brightened
+    (page(250, 225), False),  # washed out: stretched
+])
+def test_correct_returns_an_untouched_image_itself(img: np.ndarray, same: bool) -> None:
+    assert (correct(img) is img) is same
+
+
+def test_correct_brightens_then_stretches() -> None:
+    # a dim page whose ink is faint too: brightened to PAPER, then still under the bar, stretched
+    img = page(40, 36)
+    lit = brighten(img)
+    assert lit[100, 10, 0] == 128 and lit[50, 80, 0] == round(36 * PAPER / 40)
+    assert correct(img).tolist() == stretch(lit).tolist() and stretch(lit) is not lit
+
+
 class Spy:
     """Wraps a backend and keeps the median of each input it is given (the page, not the border)."""
 
@@ -93,6 +174,25 @@ def test_detector_reads_an_under_exposed_page_brightened(tmp_path: Path, setting
     assert spy.levels == [pytest.approx(seen, abs=1 / 255)]
     # the model's box comes back in the image's pixels either way (less the letterbox's 8-px top border)
     assert p.detections.xyxy.tolist() == [[85.0, 52.0, 115.0, 92.0]] and p.detections.class_id.tolist() == [3]
+
+
+@pytest.mark.parametrize("setting, ink", [
+    (True, 250 - CONTRAST),   # the model reads the page stretched
+    (False, 225),              # --no-brighten: as it is
+])
+def test_detector_reads_a_washed_out_page_stretched(tmp_path: Path, setting: bool, ink: float) -> None:
+    weights = make_onnx(tmp_path / "m.onnx", yolo_output([(100, 80, 30, 40, 3, 0.9)]))
+    d = DigitDetector(weights, brighten=setting)
+    seen: list[float] = []
+    backend = d.backend
+
+    def spy(blob: np.ndarray) -> object:
+        seen.append(float(np.median(blob[0, 0, 45:70, 70:90])))  # inside the ink block
+        return backend(blob)  # type: ignore[operator]
+
+    d.backend = spy  # type: ignore[assignment]
+    d.predict(page(250, 225, (240, 320, 3)))
+    assert seen == [pytest.approx(ink / 255, abs=1 / 255)]
 
 
 @pytest.mark.parametrize("recognizer, setting, on", [

@@ -50,6 +50,10 @@ def test_corruption_moves_no_pixel(name: str) -> None:
     ("noise", 2, lambda d, img: abs(float(d.std()) - 16) < 1.5),
     # under-exposed to 0.3 of its brightness: the page 200 -> about 60
     ("dark", 2, lambda d, img: abs(float(np.median(img)) - 60) <= 3),
+    # washed out, keeping 0.22 of the distance from white: the bar 40 -> about 208, the page
+    # 200 -> about 243
+    ("washout", 2, lambda d, img: abs(float(img[55, 67].mean()) - 207.7) <= 6
+     and abs(float(np.median(img)) - 242.9) <= 2),
     # out of focus, sigma 1: the bar's inside untouched, its edge softened
     ("defocus", 1, lambda d, img: img[55, 67, 0] == 40 and 40 < img[55, 60, 0] < 200),
 ])

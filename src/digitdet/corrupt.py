@@ -55,6 +55,15 @@ def dark(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img * gain + rng.normal(0.0, 3.0, img.shape), 0, 255).astype(np.uint8)
 
 
+def washout(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
+    """Over-exposed, or veiled by glare (a whiteboard under a lamp, a page in sunlight): every
+    level pulled toward white, keeping 0.4, 0.22 or 0.12 of its distance from 255 (black ink
+    comes out at 153, 199 or 224 gray), with the sensor noise of a bright shot (sigma 2)."""
+    keep = (0.4, 0.22, 0.12)[level - 1]
+    return np.clip(255.0 - (255.0 - img) * keep + rng.normal(0.0, 2.0, img.shape),
+                   0, 255).astype(np.uint8)
+
+
 def lowres(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     """A small sensor or a digital zoom: shrunk 2, 3 or 4 times and enlarged back."""
     h, w = img.shape[:2]
@@ -65,7 +74,7 @@ def lowres(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
 
 CORRUPTIONS: dict[str, Callable[[np.ndarray, int, np.random.Generator], np.ndarray]] = {
     "defocus": defocus, "motion": motion, "jpeg": jpeg, "noise": noise, "dark": dark,
-    "lowres": lowres}
+    "lowres": lowres, "washout": washout}
 
 
 def corrupt(img: np.ndarray, name: str, level: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,7 +1,7 @@
 """DigitDetector: letterbox -> model -> decode + NMS -> boxes in the original image -> recognizer
 (second look at each box) -> refiner (each kept box redrawn) -> the boxes numbers are read from
 (with the recognizer) -> numbers; all again on the image turned level when its rows slope; an
-under-exposed page brightened first."""
+under-exposed page brightened and a washed-out one stretched first."""
 
 from __future__ import annotations
 
@@ -106,8 +106,9 @@ class DigitDetector:
     turned back and refined, are returned (:mod:`digitdet.deskew`); ``None`` (default): with a
     recognizer (the detector alone reads as ultralytics does), ``True`` / ``False``: always / never.
     ``brighten``: an under-exposed page (a light background dimmer than any training scene's) is
-    read multiplied by a gain (:func:`digitdet.exposure.brighten`; no pixel moves, so the boxes
-    are ``image``'s); ``None`` (default): with a recognizer, as ``deskew``.
+    read multiplied by a gain, and a washed-out one (ink nearly as light as the paper) with its
+    levels stretched (:func:`digitdet.exposure.correct`; no pixel moves, so the boxes are
+    ``image``'s); ``None`` (default): with a recognizer, as ``deskew``.
     Settings out of range (see :func:`check_settings`) and unusable weights raise
     :class:`~digitdet.errors.UserError`.
     """
@@ -218,7 +219,7 @@ class DigitDetector:
         lit_ms = 0.0
         if self.brighten:  # per pixel: the boxes found hold for the image as given
             t0 = time.perf_counter()
-            img = exposure.brighten(img)
+            img = exposure.correct(img)
             lit_ms = (time.perf_counter() - t0) * 1e3
         first = self._read(backend, img, conf, tile)
         if lit_ms:

@@ -1,4 +1,4 @@
-"""Under-exposed pages: brightened before they are read.
+"""Under-exposed and washed-out pages: brightened or stretched before they are read.
 
 A photo of paper or a whiteboard taken in dim light, or by a webcam that exposes too short, is
 darker than any page the detector was trained on: its paper is a dim gray, its ink nearly black,
@@ -9,6 +9,13 @@ a gain (:func:`brighten`) so that its paper comes out as bright as the dimmest t
 Only a light background is judged (:func:`levels`): dark boards and black canvases, where the
 ink is the bright part and the background is meant to be dark, are read as they are. Every page
 of the test split is brighter than :data:`DIM_PAPER`, so the split reads the same either way.
+
+A page washed out by over-exposure or glare (a whiteboard under a lamp, paper in sunlight) has
+its ink nearly as light as its paper (``python -m digitdet.robustset --corruption washout``).
+When nothing in the image strays more than :data:`MIN_CONTRAST` levels from its median
+(:func:`contrast`), the levels are stretched about the median (:func:`stretch`). Every page of
+the test split with anything written on it strays more, so the split reads the same either way.
+:func:`correct` does both, in that order.
 """
 
 from __future__ import annotations
@@ -26,6 +33,15 @@ PAPER = 128.0  # the median an under-exposed page is brightened to
 MAX_GAIN = 6.0  # at most: the sensor noise of a dark frame grows with the gain
 SHRINK = 4  # the levels are judged on the image shrunk at least this many times (no single pixels)
 JUDGED = 256  # and to at most this many pixels on its longer side (a 12-MP photo: about 20 ms)
+# a page whose darkest and lightest 0.05 % stray less than this from its median level is washed
+# out: the test split's pages stray 43 or more but two blank ones (1 in 100 under 64), its pages
+# washed out by robustset's level 2 a median of 42, level 3 of 23 (docs/training-log.md,
+# "Washed-out pages")
+MIN_CONTRAST = 32.0
+CONTRAST = 128.0  # how far a washed-out page's ink is stretched from its median
+MAX_STRETCH = 8.0  # at most: the paper's grain and the sensor noise are stretched with the ink
+TAIL = 0.05  # percent of the pixels at each end that are not counted as ink (noise, hot pixels)
+SEEN = 1024  # the contrast is judged on the image shrunk to at most this many pixels (thin ink kept)
 
 
 def levels(image: np.ndarray) -> tuple[float, float]:
@@ -62,10 +78,51 @@ def brighten(image: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(image, alpha=g)
 
 
+def contrast(image: np.ndarray) -> tuple[float, float]:
+    """``(median, contrast)`` of ``image`` (``uint8 (H, W, 3)`` BGR or ``(H, W)`` gray): its median
+    gray level, and how far its darkest or lightest :data:`TAIL` percent strays from it (0-255),
+    judged on the image shrunk to :data:`SEEN` px at most."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    h, w = gray.shape[:2]
+    f = -(-max(h, w) // SEEN)
+    if f > 1:
+        gray = cv2.resize(gray, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    cum = np.cumsum(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
+    lo, med, hi = np.searchsorted(cum, cum[-1] * np.array([TAIL / 100, 0.5, 1 - TAIL / 100]))
+    return float(med), float(max(med - lo, hi - med))
+
+
+def stretch_factor(image: np.ndarray) -> tuple[float, float]:
+    """``(median, factor)``: what :func:`stretch` does to ``image``, its levels moved ``factor``
+    times as far from ``median``; factor 1.0 unless the image's :func:`contrast` is under
+    :data:`MIN_CONTRAST`, then what takes it to :data:`CONTRAST`, at most :data:`MAX_STRETCH`."""
+    median, c = contrast(image)
+    if c >= MIN_CONTRAST:
+        return median, 1.0
+    return median, min(MAX_STRETCH, CONTRAST / max(c, 1.0))
+
+
+def stretch(image: np.ndarray) -> np.ndarray:
+    """``image`` (``uint8``, any channels) with its levels stretched about its median by
+    :func:`stretch_factor`, clipped to 0-255: a new array, or ``image`` itself when the factor
+    is 1. No pixel moves, so boxes found on it hold for ``image``."""
+    median, f = stretch_factor(image)
+    if f == 1.0:
+        return image
+    return cv2.addWeighted(image, f, image, 0.0, median * (1.0 - f))  # saturated, not folded
+
+
+def correct(image: np.ndarray) -> np.ndarray:
+    """``image`` brightened if under-exposed (:func:`brighten`), then stretched if washed out
+    (:func:`stretch`): ``image`` itself when neither applies."""
+    return stretch(brighten(image))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--no-brighten`` on a CLI that builds a DigitDetector (:func:`from_arguments`)."""
     parser.add_argument("--no-brighten", action="store_true",
-                        help="do not brighten an under-exposed page before reading it "
+                        help="read every page as it is: no brightening of an under-exposed page "
+                             "nor stretching of a washed-out one "
                              "(digitdet.exposure; only with the recognizer)")
 
 
