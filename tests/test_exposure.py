@@ -188,7 +188,7 @@ def test_detector_reads_a_washed_out_page_stretched(tmp_path: Path, setting: boo
 
     def spy(blob: np.ndarray) -> object:
         seen.append(float(np.median(blob[0, 0, 45:70, 70:90])))  # inside the ink block
-        return backend(blob)  # type: ignore[operator]
+        return backend(blob)
 
     d.backend = spy  # type: ignore[assignment]
     d.predict(page(250, 225, (240, 320, 3)))
