@@ -64,6 +64,20 @@ def washout(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray
                    0, 255).astype(np.uint8)
 
 
+def glare(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
+    """A lamp's or a window's reflection on a glossy board: :func:`washout` in a soft spot, a
+    Gaussian of radius a third of the diagonal about a random point, keeping 0.4, 0.22 or 0.12
+    of each level's distance from white at its centre and all of it far away."""
+    h, w = img.shape[:2]
+    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    r = np.hypot(h, w) / 3
+    ys, xs = np.ogrid[:h, :w]
+    spot = np.exp(-(((ys - cy) ** 2 + (xs - cx) ** 2) / r**2))[..., None]
+    lift = (1.0 - (0.4, 0.22, 0.12)[level - 1]) * spot
+    return np.clip(img + (255.0 - img) * lift + rng.normal(0.0, 2.0, img.shape),
+                   0, 255).astype(np.uint8)
+
+
 def lowres(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     """A small sensor or a digital zoom: shrunk 2, 3 or 4 times and enlarged back."""
     h, w = img.shape[:2]
@@ -74,7 +88,7 @@ def lowres(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
 
 CORRUPTIONS: dict[str, Callable[[np.ndarray, int, np.random.Generator], np.ndarray]] = {
     "defocus": defocus, "motion": motion, "jpeg": jpeg, "noise": noise, "dark": dark,
-    "lowres": lowres, "washout": washout}
+    "lowres": lowres, "washout": washout, "glare": glare}
 
 
 def corrupt(img: np.ndarray, name: str, level: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Robustness check: the test split's scenes read as they are and as a worse camera would
 give them, each corruption of :mod:`digitdet.corrupt` at three levels (out of focus, shaken,
-heavy JPEG, sensor noise, under-exposed, low resolution, washed out). The synthesizer draws mild versions of
+heavy JPEG, sensor noise, under-exposed, low resolution, washed out, a glare spot). The synthesizer draws mild versions of
 some of these; the levels here go past it, to show where reading breaks down.
 
 Usage:
