@@ -54,6 +54,10 @@ def test_corruption_moves_no_pixel(name: str) -> None:
     # 200 -> about 243
     ("washout", 2, lambda d, img: abs(float(img[55, 67].mean()) - 207.7) <= 6
      and abs(float(np.median(img)) - 242.9) <= 2),
+    # a glare spot as strong as washout 3 at its centre: no paper lifted more than 200 -> 248
+    # (and the noise), and the lift uneven across the page, not a uniform veil
+    ("glare", 3, lambda d, img: d[page() == 200].max() <= 48.4 + 8
+     and np.percentile(d[page() == 200], 95) - np.percentile(d[page() == 200], 5) > 20),
     # out of focus, sigma 1: the bar's inside untouched, its edge softened
     ("defocus", 1, lambda d, img: img[55, 67, 0] == 40 and 40 < img[55, 60, 0] < 200),
 ])

@@ -1,7 +1,8 @@
 """Robustness check: the test split's scenes read as they are and as a worse camera would
 give them, each corruption of :mod:`digitdet.corrupt` at three levels (out of focus, shaken,
-heavy JPEG, sensor noise, under-exposed, low resolution, washed out, a glare spot). The synthesizer draws mild versions of
-some of these; the levels here go past it, to show where reading breaks down.
+heavy JPEG, sensor noise, under-exposed, low resolution, washed out, a glare spot). The
+synthesizer draws mild versions of some of these; the levels here go past it, to show where
+reading breaks down.
 
 Usage:
     python -m digitdet.robustset                                  # 200 test scenes, all, levels 1-3
