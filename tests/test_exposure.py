@@ -147,17 +147,20 @@ def test_correct_brightens_then_stretches() -> None:
 
 
 class Spy:
-    """Wraps a backend and keeps the median of each input it is given (the page, not the border)."""
+    """Wraps a backend and keeps the median of each input it is given (the page, not the border),
+    or of the rows and columns ``region`` of its first channel."""
 
-    def __init__(self, backend: object) -> None:
+    def __init__(self, backend: object, region: tuple[slice, slice] | None = None) -> None:
         self.backend = backend
+        self.region = region
         self.levels: list[float] = []
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.backend, name)
 
     def __call__(self, blob: np.ndarray) -> object:
-        self.levels.append(float(np.median(blob)))
+        seen = blob if self.region is None else blob[(0, 0, *self.region)]
+        self.levels.append(float(np.median(seen)))
         return self.backend(blob)  # type: ignore[operator]
 
 
@@ -183,16 +186,10 @@ def test_detector_reads_an_under_exposed_page_brightened(tmp_path: Path, setting
 def test_detector_reads_a_washed_out_page_stretched(tmp_path: Path, setting: bool, ink: float) -> None:
     weights = make_onnx(tmp_path / "m.onnx", yolo_output([(100, 80, 30, 40, 3, 0.9)]))
     d = DigitDetector(weights, brighten=setting)
-    seen: list[float] = []
-    backend = d.backend
-
-    def spy(blob: np.ndarray) -> object:
-        seen.append(float(np.median(blob[0, 0, 45:70, 70:90])))  # inside the ink block
-        return backend(blob)
-
+    spy = Spy(d.backend, region=(slice(45, 70), slice(70, 90)))  # inside the ink block
     d.backend = spy  # type: ignore[assignment]
     d.predict(page(250, 225, (240, 320, 3)))
-    assert seen == [pytest.approx(ink / 255, abs=1 / 255)]
+    assert spy.levels == [pytest.approx(ink / 255, abs=1 / 255)]
 
 
 @pytest.mark.parametrize("recognizer, setting, on", [

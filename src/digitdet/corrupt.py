@@ -58,12 +58,18 @@ def dark(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
 KEEP = (0.4, 0.22, 0.12)  # washed out: the part of each level's distance from white kept, levels 1-3
 
 
+def _toward_white(img: np.ndarray, keep: float | np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``img`` with ``keep`` (a number, or an array that broadcasts to it) of each level's distance
+    from 255 kept, and the sensor noise of a bright shot (sigma 2)."""
+    return np.clip(255.0 - (255.0 - img) * keep + rng.normal(0.0, 2.0, img.shape),
+                   0, 255).astype(np.uint8)
+
+
 def washout(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     """Over-exposed, or veiled by glare (a whiteboard under a lamp, a page in sunlight): every
     level pulled toward white, keeping 0.4, 0.22 or 0.12 of its distance from 255 (black ink
     comes out at 153, 199 or 224 gray), with the sensor noise of a bright shot (sigma 2)."""
-    return np.clip(255.0 - (255.0 - img) * KEEP[level - 1] + rng.normal(0.0, 2.0, img.shape),
-                   0, 255).astype(np.uint8)
+    return _toward_white(img, KEEP[level - 1], rng)
 
 
 def glare(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
@@ -75,9 +81,7 @@ def glare(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     r = np.hypot(h, w) / 3
     ys, xs = np.ogrid[:h, :w]
     spot = np.exp(-(((ys - cy) ** 2 + (xs - cx) ** 2) / r**2))[..., None]
-    lift = (1.0 - KEEP[level - 1]) * spot
-    return np.clip(img + (255.0 - img) * lift + rng.normal(0.0, 2.0, img.shape),
-                   0, 255).astype(np.uint8)
+    return _toward_white(img, 1.0 - (1.0 - KEEP[level - 1]) * spot, rng)
 
 
 def lowres(img: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:

@@ -44,13 +44,20 @@ TAIL = 0.05  # percent of the pixels at each end that are not counted as ink (no
 SEEN = 1024  # the contrast is judged on the image shrunk to at most this many pixels (thin ink kept)
 
 
+def _shrunk(image: np.ndarray, f: int) -> np.ndarray:
+    """``image`` shrunk ``f`` times on each side (each pixel the mean of an ``f``x``f`` square);
+    ``image`` itself when ``f`` is 1 or less."""
+    if f <= 1:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+
+
 def levels(image: np.ndarray) -> tuple[float, float]:
     """``(peak, median)`` of ``image`` (``uint8 (H, W, 3)`` BGR or ``(H, W)`` gray): the largest
     and the median level of its brightest channel, averaged over squares of :data:`SHRINK` px or
     more (the image shrunk to :data:`JUDGED` px at most)."""
-    h, w = image.shape[:2]
-    f = max(SHRINK, -(-max(h, w) // JUDGED))
-    small = cv2.resize(image, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    small = _shrunk(image, max(SHRINK, -(-max(image.shape[:2]) // JUDGED)))
     bright = small
     if small.ndim == 3:
         bright = small[..., 0]
@@ -83,10 +90,7 @@ def contrast(image: np.ndarray) -> tuple[float, float]:
     gray level, and how far its darkest or lightest :data:`TAIL` percent strays from it (0-255),
     judged on the image shrunk to :data:`SEEN` px at most."""
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    h, w = gray.shape[:2]
-    f = -(-max(h, w) // SEEN)
-    if f > 1:
-        gray = cv2.resize(gray, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    gray = _shrunk(gray, -(-max(gray.shape[:2]) // SEEN))
     cum = np.cumsum(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
     lo, med, hi = np.searchsorted(cum, cum[-1] * np.array([TAIL / 100, 0.5, 1 - TAIL / 100]))
     return float(med), float(max(med - lo, hi - med))
