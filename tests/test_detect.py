@@ -18,8 +18,8 @@ from digitdet import detect
 from digitdet.backends import ModelInfo
 from digitdet.detector import DigitDetector, merge_zoomed
 from digitdet.errors import UserError
-from digitdet.results import Detections
-from digitdet.sources import open_source, resolve, safe_fps
+from digitdet.results import Detections, Number, Prediction
+from digitdet.sources import Frame, open_source, resolve, safe_fps
 from digitdet.video import VideoWriter
 
 from conftest import FakeCapture, make_onnx, yolo_output
@@ -543,6 +543,60 @@ def test_view_img_without_display_still_saves(tmp_path: Path, weights: Path,
     assert detect.main(cli(tmp_path, weights, "--source", str(img), "--view-img")) == 0
     assert (tmp_path / "runs" / "exp" / "a.jpg").is_file()
     assert "--view-img ignored" in capsys.readouterr().err
+
+
+def _pred(texts: list[str], n: int, ms: tuple[float, float, float] = (1.0, 4.0, 1.5)) -> Prediction:
+    det = Detections(np.tile([[0.0, 0.0, 8.0, 8.0]], (n, 1)), np.full(n, 0.9), np.zeros(n, int))
+    numbers = [Number(t, (0.0, 0.0, 8.0, 8.0), 0.9, ()) for t in texts]
+    return Prediction(det, numbers, 640, 480, ms)
+
+
+@pytest.mark.parametrize("frame, pred, item, items, expected", [
+    # an image of a folder of six: its numbers in reading order, the total time
+    (Frame(np.zeros(1), 0, "imgs/a.png", 0.0, 1), _pred(["42", "7"], 3), 2, 6,
+     "image 2/6 imgs/a.png: 640x480, 3 digits, 2 numbers: 42 7, 6.5ms"),
+    # one digit, one number: singular; the count of a .txt list's files is not known
+    (Frame(np.zeros(1), 0, "b.jpg", 0.0, 1), _pred(["5"], 1), 3, None,
+     "image 3 b.jpg: 640x480, 1 digit, 1 number: 5, 6.5ms"),
+    # nothing read
+    (Frame(np.zeros(1), 0, "c.jpg", 0.0, 1), _pred([], 0, (0.0, 0.0, 0.0)), 1, 1,
+     "image 1/1 c.jpg: 640x480, no digits, 0.0ms"),
+    # a video's frame, counted from 1 as yolov5 does, of a known number of frames
+    (Frame(np.zeros(1), 2, "clip.mp4", 25.0, 120), _pred(["2024"], 4), 1, 2,
+     "video 1/2 (frame 3/120) clip.mp4: 640x480, 4 digits, 1 number: 2024, 6.5ms"),
+    # a video whose frame count the container does not give
+    (Frame(np.zeros(1), 0, "clip.webm", 25.0, 0), _pred([], 0), 1, 1,
+     "video 1/1 (frame 1) clip.webm: 640x480, no digits, 6.5ms"),
+    # a webcam: its index and the frame number
+    (Frame(np.zeros(1), 17, "0", 30.0, 0), _pred(["31"], 2), 1, 1,
+     "camera 0 frame 17: 640x480, 2 digits, 1 number: 31, 6.5ms"),
+    # a stream: its URL
+    (Frame(np.zeros(1), 4, "rtsp://host/cam", 30.0, 0), _pred([], 0), 1, 1,
+     "rtsp://host/cam frame 4: 640x480, no digits, 6.5ms"),
+])
+def test_frame_line(frame: Frame, pred: Prediction, item: int, items: int | None,
+                    expected: str) -> None:
+    assert detect.frame_line(frame, pred, item, items) == expected
+
+
+def test_each_frame_is_printed_on_stdout(tmp_path: Path, weights: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    write_image(folder / "a.jpg")
+    write_video(folder / "b.mp4", n=2)
+    write_image(folder / "c.jpg")
+    assert detect.main(cli(tmp_path, weights, "--source", str(folder), "--nosave")) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    # the fake model's 4, 2 and 7 at 640x480: "42" and "7"; the video's 64x48 frames likewise
+    assert lines[0] == f"image 1/3 {folder / 'a.jpg'}: 640x480, 3 digits, 2 numbers: 42 7, " \
+        + lines[0].rsplit(", ", 1)[1]
+    assert [ln.split(":")[0] for ln in lines] == [
+        f"image 1/3 {folder / 'a.jpg'}", f"video 2/3 (frame 1/2) {folder / 'b.mp4'}",
+        f"video 2/3 (frame 2/2) {folder / 'b.mp4'}", f"image 3/3 {folder / 'c.jpg'}"]
+    assert re.fullmatch(r"\d+\.\dms", lines[0].rsplit(", ", 1)[1])
+    assert "2 image(s), 2 video/stream frame(s)" in err and "image 1/3" not in err
 
 
 def test_usage_lists_every_source_form() -> None:

@@ -13,6 +13,8 @@ Usage:
     python -m digitdet.detect --source scan.png --tile 640    # always read in 640-px tiles too
     python -m digitdet.detect --source photo.jpg --tile 0     # never tiles (default: auto)
 
+Each image or frame gets a line on stdout with the numbers read, as yolov5 prints one:
+    image 4/6 assets/samples/pad.png: 640x480, 4 digits, 1 number: 2024, 64.4ms
 Results go to runs/detect/exp, exp2, ... (--project, --name, --exist-ok). Annotated images keep
 their file names; videos become .mp4 at the source fps. --save-json writes predictions.jsonl, one
 line per image or frame, flushed as it goes. Bad input: one line on stderr and exit code 2.
@@ -110,6 +112,29 @@ def prediction_record(pred: Prediction, source: str, frame: int) -> dict[str, An
     }
 
 
+def frame_line(frame: Frame, pred: Prediction, item: int, items: int | None) -> str:
+    """The line printed for one image or frame, as yolov5's ``detect.py`` prints one: what was
+    read (``image 2/6 pad.png``, ``video 1/1 (frame 3/120) clip.mp4``, ``camera 0 frame 17``),
+    its size (width x height), the digits and the numbers in reading order, and the time taken.
+    ``item`` counts the files read so far (1-based); ``items`` is how many there are, when known."""
+    of = f"{item}/{items}" if items else str(item)
+    if frame.source.isdigit():
+        where = f"camera {frame.source} frame {frame.index}"
+    elif "://" in frame.source:
+        where = f"{frame.source} frame {frame.index}"
+    elif frame.fps > 0:
+        total = f"/{frame.total}" if frame.total else ""
+        where = f"video {of} (frame {frame.index + 1}{total}) {frame.source}"
+    else:
+        where = f"image {of} {frame.source}"
+    n = len(pred.detections)
+    what = "no digits" if n == 0 else f"{n} digit{'s' * (n != 1)}"
+    if pred.numbers:
+        k = len(pred.numbers)
+        what += f", {k} number{'s' * (k != 1)}: " + " ".join(x.text for x in pred.numbers)
+    return f"{where}: {pred.width}x{pred.height}, {what}, {sum(pred.timing_ms):.1f}ms"
+
+
 def has_display() -> bool:
     """True when a window can be shown (X11/Wayland on Linux; always elsewhere)."""
     if sys.platform.startswith("linux"):
@@ -140,8 +165,11 @@ class Runner:
     """Runs the detector over frames and writes what the flags ask for (not the model itself)."""
 
     def __init__(self, args: argparse.Namespace, detector: Any, out: Path | None,
-                 live: bool) -> None:
+                 live: bool, say: Callable[[str], None] | None = None,
+                 items: int | None = None) -> None:
         self.args, self.detector, self.out, self.live = args, detector, out, live
+        self.say, self.items = say, items  # say: where each frame's line goes (none: silent)
+        self._item, self._source = 0, ""
         self.stats = Stats()
         self.writers: dict[str, Any] = {}
         self.jsonl: IO[str] | None = None
@@ -181,6 +209,10 @@ class Runner:
             self.stats.frames += 1
         else:
             self.stats.images += 1
+        if frame.source != self._source or not is_video:
+            self._item, self._source = self._item + 1, frame.source
+        if self.say is not None:
+            self.say(frame_line(frame, pred, self._item, self.items))
         if self.jsonl is not None:
             self.jsonl.write(json.dumps(prediction_record(pred, frame.source, frame.index)) + "\n")
             self.jsonl.flush()
@@ -282,8 +314,14 @@ def run(args: argparse.Namespace, capture: CaptureFactory = cv2.VideoCapture,
     out = increment_path(Path(args.project), args.name, args.exist_ok) if writes else None
     if out is not None:
         make_folder(out, "output folder ")
-    runner = Runner(args, detector, out, info.is_live)
     from tqdm import tqdm
+
+    def say(line: str) -> None:  # stdout, so the numbers can be piped; the bar is redrawn
+        with tqdm.external_write_mode(file=sys.stdout):
+            print(line, flush=True)
+
+    runner = Runner(args, detector, out, info.is_live, say,
+                    len(info.items) if info.kind == "images" else None)
 
     def skip(item: str, why: str) -> None:
         runner.stats.skipped.append(item)
