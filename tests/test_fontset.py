@@ -127,3 +127,42 @@ def test_npm_fonts_split() -> None:
     trained = sorted(re.sub(r"-(latin-)?\*\.woff$", "", Path(p).name) for p in fonts
                      if p.startswith("truetype/fontsource/"))
     assert trained == [n for n in names if n not in NPM_HELD_OUT]
+
+
+@pytest.mark.parametrize("seed", [
+    3,  # numbers starting far enough in for a word before them, and some not
+    11,  # another draw of fonts, sizes and inks
+])
+def test_words_beside_the_numbers_leave_the_digits_as_they_are(tmp_path: Path, seed: int) -> None:
+    font = _font(tmp_path, "a.ttf")
+    plain_rng, word_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    words = np.random.default_rng(9)
+    got = numbers = 0
+    for _ in range(4):
+        plain = make_font_scene(plain_rng, font)
+        worded = make_font_scene(word_rng, font, words=words)
+        # the same digits, boxes and numbers: the words come from their own generator
+        assert np.array_equal(plain.boxes, worded.boxes) and np.array_equal(plain.classes, worded.classes)
+        assert plain.numbers == worded.numbers
+        # every number got a word: ink outside every digit box, in each number's own rows
+        differs = np.abs(plain.image.astype(int) - worded.image.astype(int)).max(2) > 40
+        inside = np.zeros_like(differs)
+        for x1, y1, x2, y2 in plain.boxes.astype(int):
+            inside[y1:y2, x1:x2] = True
+        assert not (differs & inside).any()
+        for n in plain.numbers:  # a number as wide as the image may have no room for one
+            y1, y2 = int(n["box"][1]), int(n["box"][3])
+            got += differs[y1:y2].sum() > 30
+            side = 3 * (n["box"][3] - n["box"][1])  # room for any short word ("No.", "Tel")
+            room = n["box"][0] > side or n["box"][2] < 640 - side
+            assert differs[y1:y2].sum() > 30 or not room
+            numbers += 1
+    assert got >= 0.5 * numbers  # big numbers on a 640-px page leave little room
+
+
+def test_evaluate_fonts_with_words(tmp_path: Path) -> None:
+    # the words draw no digit: the same truth read back is every number, as without words
+    fonts = [_font(tmp_path, "a.ttf")]
+    truth, (n,) = _truth(fonts, 3, seed=5)
+    report = evaluate_fonts(_Scripted(truth), per_font=3, seed=5, fonts=fonts, words=True)
+    assert report["number_accuracy"] == 1.0 and report["numbers"] == n

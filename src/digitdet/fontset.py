@@ -6,7 +6,10 @@ fonts-kaushanscript, fonts-kristi, fonts-dancingscript (:func:`find_fonts`), and
 handwriting fonts of the npm @fontsource packages that ``make fonts`` fetches into
 ``truetype/fontsource/`` (:data:`NPM_HELD_OUT`, :func:`find_npm_fonts`; the other 36 it fetches
 are training fonts). A check is skipped when none of its fonts is installed. Scenes are
-deterministic for a seed: 1-3 numbers of 2-6 digits on paper, a whiteboard or a black pad.
+deterministic for a seed: 1-3 numbers of 2-6 digits on paper, a whiteboard or a black pad. With
+``words``, each number has a word written beside it in the same font and ink ("Total 42", "18
+Dollars"; before it where it fits, else after it, smaller where neither side has room),
+letters that must not be read as digits; the digits are the same as without.
 """
 
 from __future__ import annotations
@@ -62,8 +65,10 @@ class FontScene:
 
 
 def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: int = 480,
-                    ) -> FontScene:
-    """Render 1-3 numbers in one font; boxes come from each digit's own ink."""
+                    words: np.random.Generator | None = None) -> FontScene:
+    """Render 1-3 numbers in one font; boxes come from each digit's own ink. ``words``: the
+    generator of a word written beside each number (see the module docstring), which leaves
+    ``rng``'s draws, and so the digits, as they are without."""
     from PIL import Image, ImageDraw, ImageFont
 
     style = int(rng.integers(3))  # 0 paper, 1 whiteboard, 2 black pad
@@ -84,7 +89,7 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
         x = rng.uniform(20, 120)
         if y + size * 1.3 > h:
             break
-        first = len(boxes)
+        first, x0 = len(boxes), x
         for ch in digits:
             layer = Image.new("L", (w, h), 0)
             ImageDraw.Draw(layer).text((x, y), ch, font=font, fill=255)
@@ -97,6 +102,10 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
             canvas = canvas * (1 - a[..., None]) + np.array(ink, np.float32) * a[..., None]
             boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
             classes.append(int(ch))
+        if words is not None and len(boxes) > first:
+            right = max(b[2] for b in boxes[first:])  # the ink's end: digits past the edge are not drawn
+            a = _word_beside(words, font_path, size, x0, right, y, w, h)
+            canvas = canvas * (1 - a[..., None]) + np.array(ink, np.float32) * a[..., None]
         if len(boxes) > first:
             b = np.array(boxes[first:], np.float32)
             numbers.append({"text": "".join(str(c) for c in classes[first:]),
@@ -111,12 +120,42 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
                      np.array(classes, np.int64), numbers, font_path.rsplit("/", 1)[-1])
 
 
+def _word_beside(rng: np.random.Generator, font_path: str, size: int, x0: float, x1: float,
+                 y: float, w: int, h: int) -> np.ndarray:
+    """Coverage ``float32 (h, w)`` of a word in the font at ``font_path`` on the line at ``y`` of a
+    number from ``x0`` to ``x1`` written at ``size``: before it where it fits, else after it, at
+    the number's size or, where neither side has room, 0.75, 0.5 or 0.35 of it (a label written
+    smaller); all zeros when none of those fits."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from digitdet.synth.scene import WORDS
+
+    space = ImageFont.truetype(font_path, size).getlength(" ")  # the number's own space
+    for scale in (1.0, 0.75, 0.5, 0.35):
+        font = ImageFont.truetype(font_path, max(6, round(size * scale)))
+        for _ in range(6):
+            word = str(WORDS[rng.integers(len(WORDS))])
+            word = word.lower() if rng.random() < 0.4 else word
+            gap = space * rng.uniform(0.8, 1.6)
+            wx = x0 - gap - font.getlength(word)
+            if wx < 4:
+                wx = x1 + gap
+                if wx + font.getlength(word) > w - 4:
+                    continue  # fits neither side: another word (a short one may)
+            layer = Image.new("L", (w, h), 0)
+            # on the number's baseline: the smaller word's top lowered by what it lost
+            ImageDraw.Draw(layer).text((wx, y + (1 - scale) * 0.8 * size), word, font=font, fill=255)
+            return np.asarray(layer, np.float32) / 255.0
+    return np.zeros((h, w), np.float32)
+
+
 def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
                    fonts: list[str] | None = None, sweep: tuple[float, ...] = (),
                    failures: list[tuple[np.ndarray, Any, dict[str, Any]]] | None = None,
-                   ) -> dict[str, Any]:
+                   words: bool = False) -> dict[str, Any]:
     """Digit recall/precision and number exact-match on handwriting-font scenes, at the
-    detector's confidence and, in ``sweep``, at each confidence given (from the same detections).
+    detector's confidence and, in ``sweep``, at each confidence given (from the same detections);
+    ``words``: the same scenes with a word beside each number (module docstring).
 
     ``fonts`` defaults to :func:`find_fonts`; ``number_accuracy_by_font`` maps each font's file
     name to the share of its numbers read exactly. ``failures``, when given, receives the first
@@ -128,6 +167,7 @@ def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
     if not fonts:
         return {"skipped": "no handwriting fonts installed"}
     rng = np.random.default_rng(seed)
+    word_rng = np.random.default_rng([seed, 1]) if words else None
     main = Tally(detector.conf)
     others = [Tally(c) for c in sweep]
     low = min((detector.conf, *sweep))  # thresholding after NMS keeps what NMS at that conf keeps
@@ -135,7 +175,7 @@ def evaluate_fonts(detector: Any, per_font: int = 12, seed: int = 0,
     for font in fonts:
         kept = False  # this font's first scene read wrong is kept in ``failures``
         for _ in range(per_font):
-            s = make_font_scene(rng, font)
+            s = make_font_scene(rng, font, words=word_rng)
             det = detector.predict(s.image, conf=low).detections
             keep, hits, ok = main.add(s.boxes, s.classes, det, s.numbers)
             for t in others:

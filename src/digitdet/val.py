@@ -25,7 +25,8 @@ fields, a printed box per digit (:mod:`digitdet.stickset`).
 ``runs/val/failures.png`` shows the scenes that were read wrong (the first 16);
 ``runs/val/font_failures.png`` with ``--fonts``, the first font scene of each font read wrong.
 ``--fonts`` scores the model card's Debian handwriting fonts (``fonts``) and, where ``make fonts``
-has fetched them, the 19 held-out npm ones (``fonts_npm``): see :mod:`digitdet.fontset`.
+has fetched them, the 19 held-out npm ones (``fonts_npm``), then the same scenes with a word written
+beside each number (``fonts_words``, ``fonts_npm_words``): see :mod:`digitdet.fontset`.
 """
 
 from __future__ import annotations
@@ -437,13 +438,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.fonts:
             from digitdet.fontset import evaluate_fonts, find_npm_fonts
 
-            report["fonts"] = evaluate_fonts(detector, args.fonts_per_font, args.fonts_seed,
-                                             sweep=sweep, failures=font_failures)
             npm = find_npm_fonts()  # the held-out npm fonts, where `make fonts` fetched them
-            if npm:
-                report["fonts_npm"] = evaluate_fonts(detector, args.fonts_per_font,
-                                                     args.fonts_seed, fonts=npm, sweep=sweep,
-                                                     failures=font_failures)
+            for words in (False, True):  # the same numbers with a word beside each ("Total 42")
+                tag = "_words" if words else ""
+                report[f"fonts{tag}"] = evaluate_fonts(
+                    detector, args.fonts_per_font, args.fonts_seed, sweep=sweep,
+                    failures=None if words else font_failures, words=words)
+                if npm:
+                    report[f"fonts_npm{tag}"] = evaluate_fonts(
+                        detector, args.fonts_per_font, args.fonts_seed, fonts=npm, sweep=sweep,
+                        failures=None if words else font_failures, words=words)
     except (UserError, MnistError) as exc:
         print(f"digitdet.val: error: {exc}", file=sys.stderr)
         return 2
@@ -459,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-FONT_KEYS = {"fonts": "handwriting fonts", "fonts_npm": "npm handwriting fonts"}  # --fonts' report keys
+FONT_KEYS = {"fonts": "handwriting fonts", "fonts_npm": "npm handwriting fonts",  # --fonts' report keys
+             "fonts_words": "handwriting fonts, a word beside each number",
+             "fonts_npm_words": "npm handwriting fonts, a word beside each number"}
 
 
 def print_report(report: dict[str, Any], split: str) -> None:
