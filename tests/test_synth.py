@@ -154,15 +154,61 @@ def test_lines_never_write_numbers_into_each_other(data: mnist.Mnist) -> None:
     {"text_prob": 1.0, "table_prob": 1.0, "scribble_prob": 1.0},
     # handwriting-like words alone, in the digits' own pens
     {"text_prob": 0.0, "table_prob": 0.0, "scribble_prob": 0.0, "words_prob": 1.0},
+    # ... in a handwriting font (here DejaVu Sans, copied)
+    {"text_prob": 0.0, "table_prob": 0.0, "scribble_prob": 0.0, "words_prob": 1.0,
+     "word_font_prob": 1.0},
 ])
-def test_distractors_get_no_box(data: mnist.Mnist, kw: dict[str, float]) -> None:
+def test_distractors_get_no_box(tmp_path: Path, data: mnist.Mnist, kw: dict[str, float]) -> None:
     # no digits allowed, but the distractors are still drawn: dark ink, zero labels
+    fonts = [copy_dejavu(tmp_path / "hand.ttf")]
     cfg = SynthConfig(**{**SMALL, "surfaces": {"white": 1.0}, "max_digits": 0, "single_prob": 0.0,
-                         "camera_prob": 0.0, **kw})  # type: ignore[arg-type]
+                         "camera_prob": 0.0, "fonts": fonts, **kw})  # type: ignore[arg-type]
     pool = build_pool(["train[0:60]"], data)
     for scene in iter_scenes(pool, cfg, "train", 4):
         assert len(scene.boxes) == 0 and scene.numbers == []
         assert (scene.image.min(axis=2) < 120).sum() > 50  # dark printed/drawn strokes exist
+
+
+@pytest.mark.parametrize("font_prob", [
+    0.0,  # the words before the numbers in script or italic Hershey fonts
+    1.0,  # ... in a handwriting font
+])
+def test_words_before_numbers_are_ink_never_labels(tmp_path: Path, data: mnist.Mnist,
+                                                   font_prob: float) -> None:
+    # numbers alone on a white page, no decoration: the only ink outside the digits' boxes is
+    # the word written before a number ("Total 42"), and only when label_prob asks for it
+    fonts = [copy_dejavu(tmp_path / "hand.ttf")]
+    quiet = {"surfaces": {"white": 1.0}, "camera_prob": 0.0, "single_prob": 0.0, "text_prob": 0.0,
+             "table_prob": 0.0, "scribble_prob": 0.0, "separator_prob": 0.0, "underline_prob": 0.0,
+             "box_prob": 0.0, "comb_prob": 0.0, "perspective_prob": 0.0, "page_edge_prob": 0.0,
+             "fonts": fonts, "word_font_prob": font_prob}
+    pool = build_pool(["train[0:60]"], data)
+
+    def outside(label_prob: float) -> list[int]:
+        cfg = SynthConfig(**{**SMALL, **quiet, "label_prob": label_prob})  # type: ignore[arg-type]
+        counts = []
+        for scene in iter_scenes(pool, cfg, "train", 4):
+            ink = scene.image.min(axis=2) < 100
+            for x1, y1, x2, y2 in scene.boxes.astype(int):
+                ink[max(0, y1 - 2):y2 + 2, max(0, x1 - 2):x2 + 2] = False
+            counts.append(int(ink.sum()))
+            assert all(0 <= c <= 9 for c in scene.classes)
+        return counts
+
+    plain, worded = outside(0.0), outside(1.0)
+    # no words asked for: little but digits (a leading minus sign, a digit cut by the edge)
+    assert max(plain) < 150
+    assert min(worded) > 300 and sum(worded) > 10 * sum(plain)  # words on every page, unlabelled
+
+
+def test_words_are_deterministic(tmp_path: Path, data: mnist.Mnist) -> None:
+    # the same seed gives the same words, fonts and digits
+    fonts = [copy_dejavu(tmp_path / "hand.ttf")]
+    cfg = clean_cfg(label_prob=1.0, words_prob=1.0, word_font_prob=0.5, fonts=fonts)
+    pool = build_pool(["train[0:60]"], data)
+    a, b = (list(iter_scenes(pool, cfg, "train", 3)) for _ in range(2))
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x.image, y.image) and np.array_equal(x.boxes, y.boxes)
 
 
 def test_separators_split_numbers_and_are_not_digits(data: mnist.Mnist) -> None:

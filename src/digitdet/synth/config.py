@@ -65,6 +65,10 @@ class SynthConfig:
     scribble_prob: float = 0.3
     text_prob: float = 0.4
     words_prob: float = 0.0  # handwriting-like words in a digit pen (hard negatives)
+    label_prob: float = 0.0  # a number with a word written before it on its line ("Total 42")
+    # of those words and the words_prob ones, the share written in one of `fonts` (handwriting
+    # fonts) instead of a script or italic Hershey font
+    word_font_prob: float = 0.0
     table_prob: float = 0.15
     page_edge_prob: float = 0.2
     perspective_prob: float = 0.4

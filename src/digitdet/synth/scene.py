@@ -11,6 +11,7 @@ that a scribble or written words cover for the most part keeps its ink but loses
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 import cv2
 import numpy as np
@@ -334,20 +335,73 @@ def _printed_text(rng: np.random.Generator, img: np.ndarray, h: float) -> None:
         img += col * a
 
 
-def _written_words(rng: np.random.Generator, canvas: _Canvas, pen: _Pen, h: float) -> None:
-    """Handwriting-like words (letters only, script or italic Hershey fonts) in a digit pen's ink
-    and at digit height: the letters people write next to numbers must read as background."""
-    font = int(rng.choice([cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
-                           cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
-                           cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC]))
-    word = str(WORDS[rng.integers(len(WORDS))])
-    word = word.lower() if rng.random() < 0.4 else word
-    scale = h / 30.0  # Hershey capitals are about 30 px tall (ascender to baseline) at scale 1
-    thick = max(1, round(_pen_width(pen, h)))
-    org = (int(rng.uniform(-0.1, 0.8) * canvas.w), int(rng.uniform(h, canvas.h + 0.2 * h)))
-    text = _text_alpha((canvas.h, canvas.w), word, org, font, scale, thick)
+WRITTEN_FONTS = (cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+                 cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC, cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC)
+
+
+@cache
+def _font_size(path: str, h: int) -> int:
+    """The size at which the font at ``path`` draws its digits ``h`` px tall."""
+    from PIL import ImageFont
+
+    _, top, _, bottom = ImageFont.truetype(path, 100).getbbox("0123456789")
+    return max(4, round(h * 100 / max(bottom - top, 1)))
+
+
+def _font_word(shape: tuple[int, int], word: str, x: float, base: float, h: float,
+               path: str) -> tuple[np.ndarray, float]:
+    """``word`` in the font at ``path``, its digits ``h`` px tall, from (x, base) on its baseline:
+    coverage ``float32 (H, W)`` in [0, 1] and the word's advance in px."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(path, _font_size(path, max(4, round(h))))
+    layer = Image.new("L", (shape[1], shape[0]), 0)
+    ImageDraw.Draw(layer).text((x, base), word, font=font, fill=255, anchor="ls")
+    return np.asarray(layer, np.float32) * (1.0 / 255.0), float(font.getlength(word))
+
+
+def _word(rng: np.random.Generator, cfg: SynthConfig, canvas: _Canvas, pen: _Pen, word: str,
+          x: float, base: float, h: float) -> float:
+    """Write ``word`` (letters only) in ``pen`` from (x, base) with capitals about ``h`` tall, in a
+    handwriting font of ``cfg.fonts`` (``word_font_prob`` of the time) or a script or italic
+    Hershey font; it is ink, never a label. Returns the word's advance in px."""
+    if cfg.word_font_prob > 0 and cfg.fonts and rng.random() < cfg.word_font_prob:
+        paths = resolve_fonts(tuple(cfg.fonts))
+        text, advance = _font_word((canvas.h, canvas.w), word, x, base, h,
+                                   paths[int(rng.integers(len(paths)))])
+    else:
+        font = int(WRITTEN_FONTS[rng.integers(len(WRITTEN_FONTS))])
+        scale = h / 30.0  # Hershey capitals are about 30 px tall (ascender to baseline) at scale 1
+        thick = max(1, round(_pen_width(pen, h)))
+        text = _text_alpha((canvas.h, canvas.w), word, (int(x), int(base)), font, scale, thick)
+        advance = float(cv2.getTextSize(word, font, scale, thick)[0][0])
     for alpha in (canvas.layer(pen), canvas.clutter_layer(pen)):
         np.maximum(alpha, text, out=alpha)
+    return advance
+
+
+def _random_word(rng: np.random.Generator) -> str:
+    word = str(WORDS[rng.integers(len(WORDS))])
+    return word.lower() if rng.random() < 0.4 else word
+
+
+def _written_words(rng: np.random.Generator, cfg: SynthConfig, canvas: _Canvas, pen: _Pen,
+                   h: float) -> None:
+    """Handwriting-like words (letters only) in a digit pen's ink and at digit height, anywhere:
+    the letters people write next to numbers must read as background."""
+    if cfg.word_font_prob <= 0:  # as before word_font_prob: the same draws, the same scenes
+        font = int(rng.choice(list(WRITTEN_FONTS)))
+        word = _random_word(rng)
+        scale = h / 30.0
+        thick = max(1, round(_pen_width(pen, h)))
+        org = (int(rng.uniform(-0.1, 0.8) * canvas.w), int(rng.uniform(h, canvas.h + 0.2 * h)))
+        text = _text_alpha((canvas.h, canvas.w), word, org, font, scale, thick)
+        for alpha in (canvas.layer(pen), canvas.clutter_layer(pen)):
+            np.maximum(alpha, text, out=alpha)
+        return
+    word = _random_word(rng)
+    _word(rng, cfg, canvas, pen, word, rng.uniform(-0.1, 0.8) * canvas.w,
+          rng.uniform(h, canvas.h + 0.2 * h), h)
 
 
 def _choose_pen(rng: np.random.Generator, cfg: SynthConfig, dark_on_light: bool,
@@ -450,6 +504,12 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                 if n_fit < 1 and not (single and not numbers):
                     break
                 n_digits, seps = max(1, n_fit), {}
+            if cfg.label_prob > 0 and not single and rng.random() < cfg.label_prob:  # 0: as before
+                # a word before the number ("Total 42"); the line ends where the number no longer fits
+                x += _word(rng, cfg, canvas, pen, _random_word(rng), x, line.base_at(x),
+                           0.9 * line_h) + rng.uniform(0.35, 0.9) * line_h
+                if x + n_digits * 0.95 * line_h > w_img - margin:
+                    break
             if rng.random() < 0.08 and not single:  # leading minus sign
                 x = _separator(canvas, pen, "-", x, line.base_at(x), line_h) + 0.3 * line_h
             written, x = _write_number(rng, cfg, pool, canvas, pen, line, x, n_digits, seps)
@@ -707,7 +767,7 @@ def make_scene(rng: np.random.Generator, pool: GlyphPool, cfg: SynthConfig) -> S
             _scribble(rng, canvas, pens[0], float(rng.uniform(lo_h, hi_h)))
     if cfg.words_prob > 0 and not single and rng.random() < cfg.words_prob:  # 0: old scenes
         for _ in range(int(rng.integers(1, 4))):
-            _written_words(rng, canvas, pens[int(rng.integers(len(pens)))],
+            _written_words(rng, cfg, canvas, pens[int(rng.integers(len(pens)))],
                            float(np.clip(rng.uniform(lo_h, hi_h), 14, 120)))
     hidden = covered_share(canvas) >= COVERED_SHARE  # draws nothing: the image is the same
     if hidden.any():
