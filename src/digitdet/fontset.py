@@ -104,7 +104,7 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
             classes.append(int(ch))
         if words is not None and len(boxes) > first:
             right = max(b[2] for b in boxes[first:])  # the ink's end: digits past the edge are not drawn
-            a = _word_beside(words, font_path, size, x0, right, y, w, h)
+            a = _word_beside(words, font, x0, right, y, w, h)
             canvas = canvas * (1 - a[..., None]) + np.array(ink, np.float32) * a[..., None]
         if len(boxes) > first:
             b = np.array(boxes[first:], np.float32)
@@ -120,22 +120,22 @@ def make_font_scene(rng: np.random.Generator, font_path: str, w: int = 640, h: i
                      np.array(classes, np.int64), numbers, font_path.rsplit("/", 1)[-1])
 
 
-def _word_beside(rng: np.random.Generator, font_path: str, size: int, x0: float, x1: float,
-                 y: float, w: int, h: int) -> np.ndarray:
-    """Coverage ``float32 (h, w)`` of a word in the font at ``font_path`` on the line at ``y`` of a
-    number from ``x0`` to ``x1`` written at ``size``: before it where it fits, else after it, at
-    the number's size or, where neither side has room, 0.75, 0.5 or 0.35 of it (a label written
+def _word_beside(rng: np.random.Generator, number_font: Any, x0: float, x1: float, y: float,
+                 w: int, h: int) -> np.ndarray:
+    """Coverage ``float32 (h, w)`` of a word in ``number_font`` (a Pillow font) on the line at
+    ``y`` of a number written in it from ``x0`` to ``x1``: before it where it fits, else after it,
+    at the number's size or, where neither side has room, 0.75, 0.5 or 0.35 of it (a label written
     smaller); all zeros when none of those fits."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    from digitdet.synth.scene import WORDS
+    from digitdet.synth.scene import random_word
 
-    space = ImageFont.truetype(font_path, size).getlength(" ")  # the number's own space
+    size = number_font.size
+    space = number_font.getlength(" ")  # the number's own space
     for scale in (1.0, 0.75, 0.5, 0.35):
-        font = ImageFont.truetype(font_path, max(6, round(size * scale)))
+        font = number_font.font_variant(size=max(6, round(size * scale)))
         for _ in range(6):
-            word = str(WORDS[rng.integers(len(WORDS))])
-            word = word.lower() if rng.random() < 0.4 else word
+            word = random_word(rng)
             gap = space * rng.uniform(0.8, 1.6)
             wx = x0 - gap - font.getlength(word)
             if wx < 4:

@@ -360,27 +360,40 @@ def _font_word(shape: tuple[int, int], word: str, x: float, base: float, h: floa
     return np.asarray(layer, np.float32) * (1.0 / 255.0), float(font.getlength(word))
 
 
+def _hershey_word(shape: tuple[int, int], word: str, x: float, base: float, h: float, font: int,
+                  pen: _Pen) -> tuple[np.ndarray, float]:
+    """``word`` in Hershey ``font`` and ``pen``'s width from (x, base), capitals about ``h`` tall:
+    coverage ``float32 (H, W)`` in [0, 1] and the word's advance in px."""
+    scale = h / 30.0  # Hershey capitals are about 30 px tall (ascender to baseline) at scale 1
+    thick = max(1, round(_pen_width(pen, h)))
+    text = _text_alpha(shape, word, (int(x), int(base)), font, scale, thick)
+    return text, float(cv2.getTextSize(word, font, scale, thick)[0][0])
+
+
+def _ink_words(canvas: _Canvas, pen: _Pen, text: np.ndarray) -> None:
+    """Max-blend the coverage ``text`` into ``pen``'s layer and its record of non-digit ink."""
+    for alpha in (canvas.layer(pen), canvas.clutter_layer(pen)):
+        np.maximum(alpha, text, out=alpha)
+
+
 def _word(rng: np.random.Generator, cfg: SynthConfig, canvas: _Canvas, pen: _Pen, word: str,
           x: float, base: float, h: float) -> float:
     """Write ``word`` (letters only) in ``pen`` from (x, base) with capitals about ``h`` tall, in a
     handwriting font of ``cfg.fonts`` (``word_font_prob`` of the time) or a script or italic
     Hershey font; it is ink, never a label. Returns the word's advance in px."""
+    shape = (canvas.h, canvas.w)
     if cfg.word_font_prob > 0 and cfg.fonts and rng.random() < cfg.word_font_prob:
         paths = resolve_fonts(tuple(cfg.fonts))
-        text, advance = _font_word((canvas.h, canvas.w), word, x, base, h,
-                                   paths[int(rng.integers(len(paths)))])
+        text, advance = _font_word(shape, word, x, base, h, paths[int(rng.integers(len(paths)))])
     else:
         font = int(WRITTEN_FONTS[rng.integers(len(WRITTEN_FONTS))])
-        scale = h / 30.0  # Hershey capitals are about 30 px tall (ascender to baseline) at scale 1
-        thick = max(1, round(_pen_width(pen, h)))
-        text = _text_alpha((canvas.h, canvas.w), word, (int(x), int(base)), font, scale, thick)
-        advance = float(cv2.getTextSize(word, font, scale, thick)[0][0])
-    for alpha in (canvas.layer(pen), canvas.clutter_layer(pen)):
-        np.maximum(alpha, text, out=alpha)
+        text, advance = _hershey_word(shape, word, x, base, h, font, pen)
+    _ink_words(canvas, pen, text)
     return advance
 
 
-def _random_word(rng: np.random.Generator) -> str:
+def random_word(rng: np.random.Generator) -> str:
+    """A word of :data:`WORDS` (letters only), lower-case 40 % of the time."""
     word = str(WORDS[rng.integers(len(WORDS))])
     return word.lower() if rng.random() < 0.4 else word
 
@@ -389,17 +402,13 @@ def _written_words(rng: np.random.Generator, cfg: SynthConfig, canvas: _Canvas, 
                    h: float) -> None:
     """Handwriting-like words (letters only) in a digit pen's ink and at digit height, anywhere:
     the letters people write next to numbers must read as background."""
-    if cfg.word_font_prob <= 0:  # as before word_font_prob: the same draws, the same scenes
+    if cfg.word_font_prob <= 0:  # as before word_font_prob: the same draws, in the same order
         font = int(rng.choice(list(WRITTEN_FONTS)))
-        word = _random_word(rng)
-        scale = h / 30.0
-        thick = max(1, round(_pen_width(pen, h)))
-        org = (int(rng.uniform(-0.1, 0.8) * canvas.w), int(rng.uniform(h, canvas.h + 0.2 * h)))
-        text = _text_alpha((canvas.h, canvas.w), word, org, font, scale, thick)
-        for alpha in (canvas.layer(pen), canvas.clutter_layer(pen)):
-            np.maximum(alpha, text, out=alpha)
+        word = random_word(rng)
+        x, base = rng.uniform(-0.1, 0.8) * canvas.w, rng.uniform(h, canvas.h + 0.2 * h)
+        _ink_words(canvas, pen, _hershey_word((canvas.h, canvas.w), word, x, base, h, font, pen)[0])
         return
-    word = _random_word(rng)
+    word = random_word(rng)
     _word(rng, cfg, canvas, pen, word, rng.uniform(-0.1, 0.8) * canvas.w,
           rng.uniform(h, canvas.h + 0.2 * h), h)
 
@@ -506,7 +515,7 @@ def _layout(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas:
                 n_digits, seps = max(1, n_fit), {}
             if cfg.label_prob > 0 and not single and rng.random() < cfg.label_prob:  # 0: as before
                 # a word before the number ("Total 42"); the line ends where the number no longer fits
-                x += _word(rng, cfg, canvas, pen, _random_word(rng), x, line.base_at(x),
+                x += _word(rng, cfg, canvas, pen, random_word(rng), x, line.base_at(x),
                            0.9 * line_h) + rng.uniform(0.35, 0.9) * line_h
                 if x + n_digits * 0.95 * line_h > w_img - margin:
                     break
