@@ -774,7 +774,8 @@ def test_width_scale_narrows_or_widens_a_digit(scale: float) -> None:
 PAGE: dict[str, object] = {"single_prob": 0.0, "digit_height": [30.0, 31.0]}
 
 
-@pytest.mark.parametrize("knob", ["condense_prob", "short_prob", "round_zero_prob", "italic_prob"])
+@pytest.mark.parametrize("knob", ["condense_prob", "short_prob", "round_zero_prob", "italic_prob",
+                                  "cell_prob"])
 def test_shape_knobs_off_draw_as_before_on_change_the_scene(data: mnist.Mnist, knob: str) -> None:
     pool = build_pool(["train[0:60]"], data)
     # seed 0's page has 0s among its digits
@@ -822,6 +823,34 @@ def test_round_zeros_are_short_and_round(data: mnist.Mnist) -> None:
     assert shape[1.0][1] > 1.15 * shape[0.0][1]
     # the other digits keep their size
     assert shape[1.0][2] == pytest.approx(shape[0.0][2], rel=0.1)
+
+
+@pytest.mark.parametrize("seed, n_digits", [
+    (0, 5),  # a five-box field
+    (1, 3),  # three boxes, another box width and ink
+    (2, 1),  # a single box
+])
+def test_cells_centre_each_digit_in_its_printed_box(data: mnist.Mnist, seed: int, n_digits: int) -> None:
+    pool = build_pool(["train[0:60]"], data)
+    canvas = scene_mod._Canvas(120, 400)
+    pen = scene_mod._Pen(np.zeros(3, np.float32), 0.1, False, "")
+    line = scene_mod._Line(80.0, 0.0, 40.0, 0.0)
+    numbers, right = scene_mod._write_cells(np.random.default_rng(seed), clean_cfg(), pool, canvas,
+                                            pen, line, 20.0, n_digits, 1.0, 0.0)
+    assert numbers == [list(range(n_digits))] and len(canvas.printed) == 1
+    printed = canvas.printed[0][1]
+    rows = np.flatnonzero(printed.max(1) > 0.5)
+    # the sides: columns inked from the top line to the bottom one, a box's width apart
+    sides = np.flatnonzero((printed[rows[0]:rows[-1] + 1] > 0.5).mean(0) > 0.95)
+    starts = sides[np.r_[True, np.diff(sides) > 1]]
+    assert len(starts) == n_digits + 1
+    cell = (right - 20.0) / n_digits
+    assert 0.9 * 40 <= cell <= 1.45 * 40 and np.allclose(np.diff(starts), cell, atol=1.5)
+    for k, pts in enumerate(canvas.ink_points):  # each digit's ink centred in its own box
+        centre = (pts[:, 0].min() + pts[:, 0].max() + 1) / 2
+        assert abs(centre - (20.0 + (k + 0.5) * cell)) <= scene_mod.CELL_OFF * cell + 1.0
+    assert [p for p, _ in canvas.layers] == [pen]  # the boxes are printed, not the digits' pen
+    assert printed[:, :starts[0] - 2].max() == 0 and printed.max() == 1.0
 
 
 def test_italic_numbers_lean_right(data: mnist.Mnist) -> None:
@@ -887,6 +916,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("synth-hershey.yaml", 0.3, (24.0, 220.0)),  # stage-7 plain scenes: 30 % Hershey digits
     ("synth-hard.yaml", 0.3, (18.0, 160.0)),     # stage-7 hard scenes: smaller digits too
     ("synth-style.yaml", 0.3, (24.0, 220.0)),    # stage-9 scenes: narrow, wide and short digits
+    ("synth-cells.yaml", 0.0, (24.0, 220.0)),    # synth.yaml's, numbers in printed comb fields
 ])
 def test_shipped_synth_configs_load_and_keep_the_held_out_pool(
         name: str, hershey: float, digit_height: tuple[float, float]) -> None:

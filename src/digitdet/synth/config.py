@@ -62,6 +62,9 @@ class SynthConfig:
     underline_prob: float = 0.2
     box_prob: float = 0.2
     comb_prob: float = 0.1
+    # a number written in a printed comb field: a box per digit, each digit centred in its box
+    # (forms, cheques); the boxes' sides stand between the digits, unlabeled
+    cell_prob: float = 0.0
     scribble_prob: float = 0.3
     text_prob: float = 0.4
     words_prob: float = 0.0  # handwriting-like words in a digit pen (hard negatives)

@@ -110,6 +110,12 @@ class _Canvas:
         self.classes: list[int] = []
         self.digit_layers: list[int] = []  # per digit, the index of its pen's layer
         self.clutter: dict[int, np.ndarray] = {}  # layer index -> the non-digit ink drawn on it
+        self.printed: list[tuple[_Pen, np.ndarray]] = []  # printed lines, under all the ink
+
+    def printed_layer(self, pen: _Pen) -> np.ndarray:
+        """A new alpha map for printed lines in ``pen``'s ink, composited before every ink layer."""
+        self.printed.append((pen, np.zeros((self.h, self.w), np.float32)))
+        return self.printed[-1][1]
 
     def layer(self, pen: _Pen) -> np.ndarray:
         return self.layers[self.layer_index(pen)][1]
@@ -549,6 +555,9 @@ def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, c
     numbers: list[list[int]] = []
     current: list[int] = []
     start = x
+    cells = cfg.cell_prob > 0 and rng.random() < cfg.cell_prob  # 0: draws as before
+    if cells:
+        return _write_cells(rng, cfg, pool, canvas, pen, line, x, n_digits, width_scale, lean)
     for k in range(n_digits):
         if k in seps:
             if current:
@@ -569,11 +578,52 @@ def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, c
     return numbers, x
 
 
+# a printed comb field (cell_prob): a box's width in heights of the line; how far a digit's ink
+# centre may lie from its box's, a share of the box; the box's top and bottom margins around the
+# line, in its heights; the printed inks (BGR, 0-1: grays, a form's dropout blue and red, black)
+CELL_WIDTH = (0.9, 1.45)
+CELL_OFF = 0.08
+CELL_MARGIN = (0.04, 0.3)
+CELL_INKS = ((0.45, 0.45, 0.45), (0.6, 0.6, 0.6), (0.3, 0.3, 0.3), (0.85, 0.6, 0.35),
+             (0.4, 0.4, 0.85), (0.1, 0.1, 0.1))
+
+
+def _write_cells(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas: _Canvas,
+                 pen: _Pen, line: _Line, x: float, n_digits: int, width_scale: float, lean: float,
+                 ) -> tuple[list[list[int]], float]:
+    """Write ``n_digits`` random digits in a printed comb field from ``x``: a box per digit
+    (its own thin ink, under the handwriting), each digit's ink centred in its box give or take
+    :data:`CELL_OFF`. Returns the number written (as :func:`_write_number`) and the x of the
+    field's right edge."""
+    cell = line.h * rng.uniform(*CELL_WIDTH)
+    ink = np.clip(np.array(CELL_INKS[rng.integers(len(CELL_INKS))], np.float32)
+                  + rng.uniform(-0.05, 0.05, 3), 0, 1).astype(np.float32)
+    printed = _Pen(ink, -float(rng.integers(1, 4)), False, "")
+    boxes = canvas.printed_layer(printed)
+    top_m, bot_m = rng.uniform(*CELL_MARGIN, size=2)
+    current: list[int] = []
+    for k in range(n_digits):
+        centre = x + (k + 0.5 + rng.uniform(-CELL_OFF, CELL_OFF)) * cell
+        placed = _draw_digit(rng, cfg, pool, canvas, pen, line, centre, width_scale, lean, centred=True)
+        if placed is not None:
+            current.append(len(canvas.classes) - 1)
+    base, t = line.base_at(x), int(-printed.width_rel)
+    top, bot = int(round(base - line.h * (1 + top_m))), int(round(base + line.h * bot_m))
+    right = x + n_digits * cell
+    for k in range(n_digits + 1):
+        xx = int(round(x + k * cell))
+        cv2.line(boxes, (xx, top), (xx, bot), 1.0, t)
+    for yy in (top, bot):
+        cv2.line(boxes, (int(round(x)), yy), (int(round(right)), yy), 1.0, t)
+    return ([current] if current else []), float(right)
+
+
 def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, canvas: _Canvas,
-                pen: _Pen, line: _Line, x: float, width_scale: float, lean: float) -> float | None:
-    """Draw one random digit with its ink starting at ``x`` and record its class and ink points
-    on ``canvas``; returns the x of its right ink edge, or None when it was not placed (no ink,
-    or less than 60 % of it inside the image)."""
+                pen: _Pen, line: _Line, x: float, width_scale: float, lean: float,
+                centred: bool = False) -> float | None:
+    """Draw one random digit with its ink starting at ``x`` (centred on ``x`` when ``centred``)
+    and record its class and ink points on ``canvas``; returns the x of its right ink edge, or
+    None when it was not placed (no ink, or less than 60 % of it inside the image)."""
     h_img, w_img = canvas.h, canvas.w
     if cfg.class_weights:  # empty, the default: every digit as often, drawn as before
         w = np.asarray(cfg.class_weights, np.float64)
@@ -604,7 +654,7 @@ def _draw_digit(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, can
         return None
     bx0, by0, bx1, by1 = bb
     base = line.base_at(x) + rng.normal(0, 0.04) * line.h
-    px = int(round(x - bx0))
+    px = int(round(x - (bx0 + bx1) / 2 if centred else x - bx0))
     py = int(round(base - by1))
     region = canvas.paste(pen, mask, px, py)
     if region is None:
@@ -693,7 +743,7 @@ def _table(rng: np.random.Generator, img: np.ndarray) -> None:
 
 
 def _composite(rng: np.random.Generator, img: np.ndarray, canvas: _Canvas) -> np.ndarray:
-    for pen, alpha in canvas.layers:
+    for pen, alpha in canvas.printed + canvas.layers:
         a = alpha
         if pen.texture == "chalk":
             grain = rng.random(alpha.shape, dtype=np.float32)
