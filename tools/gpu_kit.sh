@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Pack what an offline GPU machine needs to synthesize scenes and train there (tools/gpu_train.sh),
-# into .kit/ (git-ignored; about 12 MB):
+# into .kit/ (git-ignored; about 19 MB):
 #   .kit/whl/    Python 3.12 x86-64 wheels of what a stock CUDA PyTorch image lacks: ultralytics
 #                and albumentations with their small dependencies (versions from uv.lock)
 #   .kit/stub/   a polars stand-in (polars' 54-MB runtime wheel is too big to carry; ultralytics
 #                only reads results.csv back with it, and its plots are off in gpu_train.sh)
 #   .kit/mnist/  the MNIST files (MNIST_DIR, default ../shared/mnist)
-#   .kit/fonts/  the training configs' handwriting fonts, cut down to the glyphs 0-9, under their
+#   .kit/fonts/  the training configs' handwriting fonts, cut down to the digits and the words'
+#                letters (synth-words.yaml writes words in them), under their
 #                /usr/share/fonts paths (`make fonts` installs them here first)
 #   .kit/photos/ photos with no digits, for background scenes (`digitdet negatives`): the files in
 #                PHOTOS (a folder) if set, else the 20 scikit-image photos stage 15 used when .venv
@@ -44,7 +45,8 @@ EOF
 
 cp "$MNIST_DIR"/*.gz "$KIT/mnist/"
 
-# every font file the synthesis configs name (resolved as synthesis resolves them), digits only
+# every font file the synthesis configs name (resolved as synthesis resolves them), cut down to
+# the digits and the letters of the synthesizer's words (synth-words.yaml writes words in them)
 .venv/bin/python - "$KIT/fonts" <<'EOF'
 import shutil, sys
 from pathlib import Path
@@ -52,10 +54,20 @@ from pathlib import Path
 import numpy as np
 import yaml
 from fontTools import subset
+from PIL import ImageFont
 
 from digitdet.synth.glyphs import FONT_DIR, font_glyph, resolve_fonts
+from digitdet.synth.scene import WORDS
 
 out = Path(sys.argv[1])
+words = WORDS + tuple(w.lower() for w in WORDS)
+
+
+def draws(path: str, word: str) -> list[tuple[tuple[int, int], bytes]]:
+    masks = [ImageFont.truetype(path, size).getmask(word) for size in (13, 17, 29, 40, 63, 90, 131)]
+    return [(m.size, bytes(m)) for m in masks]
+
+
 patterns = set()
 for cfg in Path("configs").glob("synth*.yaml"):
     patterns.update(yaml.safe_load(cfg.read_text()).get("fonts") or [])
@@ -70,17 +82,19 @@ for path in paths:
     opts = subset.Options()
     opts.notdef_outline = True
     opts.drop_tables += ["gasp"]  # rendering hints only; one training font's is malformed
+    opts.layout_features = ["*"]  # kerning, ligatures, contextual forms: words drawn as before
     font = subset.load_font(path, opts)
     sub = subset.Subsetter(opts)
-    sub.populate(text="0123456789")
+    sub.populate(text="0123456789 " + "".join(words))
     sub.subset(font)
     subset.save_font(font, str(dest), opts)
-    if any(not np.array_equal(font_glyph(path, d).crop, font_glyph(str(dest), d).crop)
-           for d in range(10)):  # some fonts draw otherwise cut down: carry them whole
+    if (any(not np.array_equal(font_glyph(path, d).crop, font_glyph(str(dest), d).crop)
+            for d in range(10)) or any(draws(path, w) != draws(str(dest), w) for w in words)):
+        # some fonts draw otherwise cut down (kerning, ligatures): carry them whole
         shutil.copyfile(path, dest)
         whole += 1
 n = len(paths)
-print(f"gpu_kit: {n} font files, {n - whole} cut to 0-9 (each digit drawn as before), {whole} whole")
+print(f"gpu_kit: {n} font files, {n - whole} cut to 0-9 and the words' letters (each digit and word drawn as before), {whole} whole")
 EOF
 # photos with no digits: gpu_train.sh cuts background scenes from them (stage 15's negatives)
 SKIMAGE_PHOTOS="astronaut.png brick.png camera.png cell.png chelsea.png coffee.png coins.png grass.png

@@ -7,8 +7,9 @@
 # photos at a strong slant; plain upright 1s (configs/synth-sticks.yaml) and crossed 7s
 # (configs/synth-cross7.yaml), as stages 13-16; and when the kit has photos, 1,000 background
 # scenes cut from them, `digitdet negatives`, as stage 15, beside 1,200 stick-1 scenes, as stage
-# 16: posts and bars in the photos otherwise cost the plain 1s), train with the time budget, and
-# copy the weights out.
+# 16: posts and bars in the photos otherwise cost the plain 1s; words written beside the numbers
+# (configs/synth-words.yaml, the weakness `val --fonts`' word lines found) and numbers in printed
+# comb fields (configs/synth-cells.yaml)), train with the time budget, and copy the weights out.
 # Run from the repository root, with .kit/ beside it, on a machine whose python3 has a CUDA torch
 # and torchvision (opencv, scipy, pyyaml, tqdm, pillow too):
 #   OUT=/somewhere TIME=0.1 bash tools/gpu_train.sh   (estimated 8-9 minutes on 16 cores; not yet run there)
@@ -16,8 +17,8 @@
 #   PY [python3]   TIME [0.1] hours of training   IMGSZ [640]   BATCH [64]   DEVICE [0]
 #   WEIGHTS [src/digitdet/weights/digitdet-v5n.pt] the model fine-tuned (MODEL names the architecture
 #   when WEIGHTS is empty: training from scratch)   CFG [configs/finetune-mix.yaml]
-#   SCALE [1] scene counts x SCALE (1: 11,800 scenes and the photos' 1,000)   SEED [201] first
-#   synthesis seed (13 used)
+#   SCALE [1] scene counts x SCALE (1: 13,600 scenes and the photos' 1,000)   SEED [201] first
+#   synthesis seed (15 used)
 #   WORKERS [nproc] synthesis and data-loader processes   OUT [runs/gpu] where the results go
 #   AMP [false] mixed precision (true: ultralytics first tries to download a model for its AMP check;
 #   offline that fails as a ConnectionError, which it catches, and trains with AMP)
@@ -54,7 +55,7 @@ n() { awk -v c="$1" -v s="$SCALE" 'BEGIN { n = int(c * s + 0.5); print (n < 1 ? 
 data=runs/gpu-data; rm -rf "$data"; mkdir -p "$data"; train=()
 s=$SEED
 for spec in synth:500 synth-roll:500 synth-slant:500 synth-blur:1500 synth-hard:1200 synth-hershey:600 synth-style:600 synth-paint:1800 \
-    synth-fonts:2100 synth-narrow:700 synth-sticks:1200 synth-cross7:600; do
+    synth-fonts:2100 synth-narrow:700 synth-sticks:1200 synth-cross7:600 synth-words:1200 synth-cells:600; do
   cfg=${spec%%:*}; count=$(n "${spec##*:}")
   "$PY" -m digitdet.synth --mnist-dir "$KIT/mnist" --config "configs/$cfg.yaml" --seed "$s" \
     --out "$data/$cfg-s$s" --data "$data/$cfg-s$s.yaml" --scenes "train=$count" val=0 test=0 \
