@@ -599,7 +599,7 @@ def _write_cells(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, ca
     ink = np.clip(np.array(CELL_INKS[rng.integers(len(CELL_INKS))], np.float32)
                   + rng.uniform(-0.05, 0.05, 3), 0, 1).astype(np.float32)
     printed = _Pen(ink, -float(rng.integers(1, 4)), False, "")
-    boxes = canvas.printed_layer(printed)
+    lines = canvas.printed_layer(printed)
     top_m, bot_m = rng.uniform(*CELL_MARGIN, size=2)
     current: list[int] = []
     for k in range(n_digits):
@@ -612,9 +612,9 @@ def _write_cells(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, ca
     right = x + n_digits * cell
     for k in range(n_digits + 1):
         xx = int(round(x + k * cell))
-        cv2.line(boxes, (xx, top), (xx, bot), 1.0, t)
+        cv2.line(lines, (xx, top), (xx, bot), 1.0, t)
     for yy in (top, bot):
-        cv2.line(boxes, (int(round(x)), yy), (int(round(right)), yy), 1.0, t)
+        cv2.line(lines, (int(round(x)), yy), (int(round(right)), yy), 1.0, t)
     return ([current] if current else []), float(right)
 
 
