@@ -12,7 +12,7 @@
 # comb fields (configs/synth-cells.yaml)), train with the time budget, and copy the weights out.
 # Run from the repository root, with .kit/ beside it, on a machine whose python3 has a CUDA torch
 # and torchvision (opencv, scipy, pyyaml, tqdm, pillow too):
-#   OUT=/somewhere TIME=0.1 bash tools/gpu_train.sh   (estimated 8-9 minutes on 16 cores; not yet run there)
+#   OUT=/somewhere TIME=0.1 bash tools/gpu_train.sh   (estimated 9-10 minutes on 16 cores; not yet run there)
 # Settings (environment, defaults in brackets):
 #   PY [python3]   TIME [0.1] hours of training   IMGSZ [640]   BATCH [64]   DEVICE [0]
 #   WEIGHTS [src/digitdet/weights/digitdet-v5n.pt] the model fine-tuned (MODEL names the architecture
