@@ -555,8 +555,7 @@ def _write_number(rng: np.random.Generator, cfg: SynthConfig, pool: GlyphPool, c
     numbers: list[list[int]] = []
     current: list[int] = []
     start = x
-    cells = cfg.cell_prob > 0 and rng.random() < cfg.cell_prob  # 0: draws as before
-    if cells:
+    if cfg.cell_prob > 0 and rng.random() < cfg.cell_prob:  # 0: draws as before
         return _write_cells(rng, cfg, pool, canvas, pen, line, x, n_digits, width_scale, lean)
     for k in range(n_digits):
         if k in seps:
